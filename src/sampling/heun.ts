@@ -3,8 +3,9 @@
  * guidance. Mirrors `training/diffit/diffusion/` line for line (docs/contracts.md, "Sampler").
  * It knows nothing about onnxruntime: the model is a `denoise(x, sigma, labels)` callback.
  *
- * Arithmetic: sigmas are float64, tensors are float32, and every tensor operation rounds to
- * float32 (Math.fround) with float64 scalars rounded to float32 first, as torch/numpy do.
+ * Arithmetic follows NumPy (NEP 50): sigmas are float64, rounded to float32 before use (`t`);
+ * tensors are float32 and every tensor operation rounds to float32 (Math.fround), with Python
+ * float scalars rounded to float32 first.
  */
 import { normalTensor } from './noise';
 
@@ -41,7 +42,7 @@ export interface StepRecord {
   x: Float32Array;
   /** `denoised` of the evaluation the step ends on. */
   denoised: Float32Array;
-  /** sigma_{i+1} (float64), the noise level of `x`. */
+  /** float32(sigma_{i+1}), the noise level of `x`. */
   sigma: number;
 }
 
@@ -119,39 +120,34 @@ export async function sampleHeun(
     if (shouldStop?.()) throw new SampleCancelled();
   };
 
-  // Initial noise: x = float32(normal(seed, [B,C,H,W])) * sigma_0.
+  const t = Array.from(sigmas, (s) => f32(s)); // the float32 noise levels the model sees
   let x = normalTensor(opts.seed, opts.shape);
-  const s0 = f32(sigmas[0]);
-  for (let k = 0; k < x.length; k++) x[k] = f32(x[k] * s0);
+  for (let k = 0; k < x.length; k++) x[k] = f32(x[k] * t[0]);
 
   const n = x.length;
-  for (let i = 0; i < opts.steps; i++) {
-    const sCur = f32(sigmas[i]);
-    const sNext = f32(sigmas[i + 1]);
-    const h = f32(sigmas[i + 1] - sigmas[i]);
-
-    // Euler step.
+  for (let i = 0; i < t.length - 1; i++) {
+    const tCur = t[i];
+    const tNext = t[i + 1];
+    const h = f32(tNext - tCur);
     check();
-    let denoised = await D(x, sCur);
-    const d = new Float32Array(n);
+    let denoised = await D(x, tCur);
+    const dCur = new Float32Array(n);
     const xNext = new Float32Array(n);
     for (let k = 0; k < n; k++) {
-      d[k] = f32(f32(x[k] - denoised[k]) / sCur);
-      xNext[k] = f32(x[k] + f32(h * d[k]));
+      dCur[k] = f32(f32(x[k] - denoised[k]) / tCur);
+      xNext[k] = f32(x[k] + f32(h * dCur[k])); // Euler step.
     }
-
-    // Apply 2nd order correction.
-    if (sigmas[i + 1] > 0) {
+    if (tNext > 0) {
+      // Apply 2nd order correction.
       check();
-      denoised = await D(xNext, sNext);
+      denoised = await D(xNext, tNext);
       for (let k = 0; k < n; k++) {
-        const d2 = f32(f32(xNext[k] - denoised[k]) / sNext);
-        xNext[k] = f32(x[k] + f32(f32(h * f32(d[k] + d2)) / 2));
+        const dPrime = f32(f32(xNext[k] - denoised[k]) / tNext);
+        xNext[k] = f32(x[k] + f32(h * f32(f32(0.5 * dCur[k]) + f32(0.5 * dPrime))));
       }
     }
-
     x = xNext;
-    await onStep?.({ step: i, steps: opts.steps, x: x.slice(), denoised: denoised.slice(), sigma: sigmas[i + 1] });
+    await onStep?.({ step: i, steps: opts.steps, x: x.slice(), denoised: denoised.slice(), sigma: tNext });
   }
   return x;
 }

@@ -1,0 +1,36 @@
+import { useEffect } from 'react';
+import { BackendBadge } from '@/components/backend-badge';
+import { ErrorBanner } from '@/components/error-banner';
+import { Notices } from '@/components/notices';
+import { GenerateControls } from '@/features/generate/components/generate-controls';
+import { ResultGrid } from '@/features/generate/components/result-grid';
+import { RunProgress } from '@/features/generate/components/run-progress';
+import { ModelPicker } from '@/features/models/components/model-picker';
+import { useStudioStore } from '@/stores/studio-store';
+
+export function App() {
+  useEffect(() => {
+    void useStudioStore.getState().init();
+  }, []);
+
+  return (
+    <main className="app">
+      <header className="app-header">
+        <h1>DiffiT Studio</h1>
+        <BackendBadge />
+      </header>
+      <Notices />
+      <ErrorBanner />
+      <div className="layout">
+        <aside className="sidebar">
+          <ModelPicker />
+          <GenerateControls />
+        </aside>
+        <div className="content">
+          <RunProgress />
+          <ResultGrid />
+        </div>
+      </div>
+    </main>
+  );
+}

@@ -1,0 +1,59 @@
+import { useEffect, useState } from 'react';
+import { useStudioStore } from '@/stores/studio-store';
+
+/** Ticks while a run is going, so the elapsed time moves between steps. */
+function useNow(active: boolean): number {
+  const [now, setNow] = useState(() => performance.now());
+  useEffect(() => {
+    if (!active) return;
+    const timer = setInterval(() => setNow(performance.now()), 100);
+    return () => clearInterval(timer);
+  }, [active]);
+  return now;
+}
+
+const ms = (v: number | null) => (v === null ? '–' : v >= 100 ? `${Math.round(v)} ms` : `${v.toFixed(1)} ms`);
+
+/** Status, a progress bar per step, elapsed time and live ms/step. */
+export function RunProgress() {
+  const status = useStudioStore((s) => s.status);
+  const step = useStudioStore((s) => s.step);
+  const steps = useStudioStore((s) => s.steps);
+  const startedAt = useStudioStore((s) => s.startedAt);
+  const elapsedMs = useStudioStore((s) => s.elapsedMs);
+  const msPerStep = useStudioStore((s) => s.msPerStep);
+  const msPerForward = useStudioStore((s) => s.msPerForward);
+  const loadPhase = useStudioStore((s) => (s.load.state === 'loading' ? s.load.phase : null));
+  const now = useNow(status === 'running');
+  const elapsed = status === 'running' && startedAt !== null ? Math.max(elapsedMs, now - startedAt) : elapsedMs;
+  const label =
+    status === 'running'
+      ? step === 0 && loadPhase
+        ? `Loading model (${loadPhase.replace('-', ' ')})…`
+        : `Step ${step} of ${steps}`
+      : status === 'done'
+        ? `Done: ${steps} steps`
+        : status === 'error'
+          ? 'Error'
+          : 'Ready';
+
+  return (
+    <section className="panel progress" aria-label="progress">
+      <div data-testid="status" data-state={status} className={`status status-${status}`}>
+        {label}
+      </div>
+      <progress data-testid="progress" max={Math.max(steps, 1)} value={status === 'idle' ? 0 : step} />
+      <div className="timings">
+        <span>
+          Elapsed <span data-testid="elapsed">{(elapsed / 1000).toFixed(1)} s</span>
+        </span>
+        <span>
+          <span data-testid="ms-per-step">{ms(msPerStep)}</span> / step
+        </span>
+        <span>
+          <span data-testid="ms-per-forward">{ms(msPerForward)}</span> / forward
+        </span>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,69 @@
+import { selectedModel, useStudioStore } from '@/stores/studio-store';
+
+const formatCount = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : String(n));
+
+/** Chooses a model from the manifest and tells where it comes from. */
+export function ModelPicker() {
+  const manifest = useStudioStore((s) => s.manifest);
+  const manifestState = useStudioStore((s) => s.manifestState);
+  const modelId = useStudioStore((s) => s.params.model);
+  const model = useStudioStore(selectedModel);
+  const load = useStudioStore((s) => s.load);
+  const setParam = useStudioStore((s) => s.setParam);
+
+  if (manifestState === 'loading') return <section className="panel">Loading the model list…</section>;
+  if (!manifest) return <section className="panel" data-testid="model-picker">No models available.</section>;
+
+  const loadText =
+    load.state === 'loading'
+      ? load.phase === 'downloading' && load.totalBytes
+        ? `downloading ${Math.round((100 * load.loadedBytes) / load.totalBytes)} %`
+        : (load.phase ?? 'loading').replace('-', ' ')
+      : load.state === 'ready'
+        ? `ready${load.loadMs ? ` (${Math.round(load.loadMs)} ms)` : ''}`
+        : load.state === 'error'
+          ? 'failed to load'
+          : '';
+
+  return (
+    <section className="panel" data-testid="model-picker">
+      <label className="field">
+        <span>Model</span>
+        <select data-testid="model" value={modelId} onChange={(e) => setParam('model', e.target.value)}>
+          {manifest.models.map((m) => (
+            <option key={m.id} value={m.id}>
+              {m.label}
+            </option>
+          ))}
+        </select>
+      </label>
+      {model && (
+        <dl className="model-info" data-testid="model-info">
+          <dt>Parameters</dt>
+          <dd>{formatCount(model.parameters)}</dd>
+          <dt>Dataset</dt>
+          <dd>{model.dataset}</dd>
+          <dt>Variant</dt>
+          <dd>{model.variant}</dd>
+          <dt>Images</dt>
+          <dd>
+            {model.resolution}×{model.resolution}, {model.channels === 1 ? 'grey' : 'RGB'}
+          </dd>
+          <dt>Provenance</dt>
+          <dd>
+            {model.training?.images_seen ? `${formatCount(model.training.images_seen)} images seen` : 'untrained'}
+            {model.training?.hardware ? ` on ${model.training.hardware}` : ''}
+            {model.training?.wall_time_s ? `, ${Math.round(model.training.wall_time_s / 60)} min` : ''}
+            {typeof model.evaluation?.classifier_accuracy === 'number' && model.evaluation.samples
+              ? `; classifier accuracy ${(100 * model.evaluation.classifier_accuracy).toFixed(1)} % on ${model.evaluation.samples} samples`
+              : ''}
+          </dd>
+          <dt>File</dt>
+          <dd>
+            {model.file} · {formatCount(model.bytes)}B · <span data-testid="model-load">{loadText}</span>
+          </dd>
+        </dl>
+      )}
+    </section>
+  );
+}

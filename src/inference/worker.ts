@@ -1,0 +1,190 @@
+/// <reference lib="webworker" />
+/**
+ * The inference worker: loads a model (download, sha256 check, session), runs the Heun sampler
+ * with the model as denoiser and streams every step back. Speaks `protocol.ts`.
+ */
+import { sampleHeun, SampleCancelled } from '@/sampling/heun';
+import { OnnxModel, selectBackend } from './ort-backend';
+import type { BackendInfo, BackendRequest, ModelSpec, WorkerEvent, WorkerRequest } from './protocol';
+import { verifySha256 } from './sha256';
+
+declare const self: DedicatedWorkerGlobalScope;
+
+interface Loaded {
+  key: string;
+  model: OnnxModel;
+  info: BackendInfo;
+}
+
+let loaded: Promise<Loaded> | null = null;
+let loadedKey = '';
+const cancelled = new Set<number>();
+
+function post(event: WorkerEvent, transfer: Transferable[] = []): void {
+  self.postMessage(event, transfer);
+}
+
+/** Lets queued messages (a cancel) in between two model evaluations. */
+function yieldToEvents(): Promise<void> {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
+}
+
+async function download(id: number, model: ModelSpec): Promise<Uint8Array<ArrayBuffer>> {
+  let response: Response;
+  try {
+    response = await fetch(model.url);
+  } catch (e) {
+    throw new Error(`Could not download the model ${model.id}: ${(e as Error).message}`);
+  }
+  if (!response.ok) throw new Error(`Could not download the model ${model.id}: HTTP ${response.status} for ${model.url}`);
+  const total = Number(response.headers.get('Content-Length')) || model.bytes;
+  if (!response.body) return new Uint8Array(await response.arrayBuffer());
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    received += value.length;
+    post({ type: 'progress', id, loaded: received, total });
+  }
+  const bytes = new Uint8Array(received);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
+}
+
+async function createModel(id: number, spec: ModelSpec, request: BackendRequest): Promise<Loaded> {
+  const t0 = performance.now();
+  post({ type: 'status', id, phase: 'selecting-backend', modelId: spec.id });
+  let info = await selectBackend(request);
+  post({ type: 'status', id, phase: 'downloading', modelId: spec.id, info });
+  const bytes = await download(id, spec);
+  post({ type: 'status', id, phase: 'verifying', modelId: spec.id, info });
+  await verifySha256(bytes, spec.sha256, `The model file ${spec.id}`);
+  post({ type: 'status', id, phase: 'creating-session', modelId: spec.id, info });
+  let model: OnnxModel;
+  try {
+    model = await OnnxModel.create(bytes, info.backend);
+  } catch (e) {
+    if (info.backend !== 'webgpu') throw e;
+    // A WebGPU adapter that cannot run the model: fall back to WASM, and say so.
+    info = { ...info, backend: 'wasm', notice: `WebGPU could not run the model (${(e as Error).message}); running on WASM instead.` };
+    model = await OnnxModel.create(bytes, 'wasm');
+  }
+  post({ type: 'status', id, phase: 'ready', modelId: spec.id, info, loadMs: performance.now() - t0 });
+  return { key: `${spec.id}|${spec.sha256}|${request}`, model, info };
+}
+
+/** The model for (spec, backend request), loading it unless it is the one already loaded. */
+async function ensureModel(id: number, spec: ModelSpec, request: BackendRequest): Promise<Loaded> {
+  const key = `${spec.id}|${spec.sha256}|${request}`;
+  if (loaded && loadedKey === key) {
+    try {
+      const current = await loaded;
+      post({ type: 'status', id, phase: 'ready', modelId: spec.id, info: current.info, loadMs: 0 });
+      return current;
+    } catch {
+      // The last load failed: try again below.
+    }
+  }
+  const previous = loaded;
+  loadedKey = key;
+  loaded = createModel(id, spec, request);
+  previous?.then((p) => p.model.release()).catch(() => undefined);
+  try {
+    return await loaded;
+  } catch (e) {
+    loaded = null;
+    loadedKey = '';
+    throw e;
+  }
+}
+
+function checkFinite(values: Float32Array, backend: string): void {
+  for (let k = 0; k < values.length; k++) {
+    if (!Number.isFinite(values[k])) throw new Error(`The ${backend} backend returned a non-finite value; refusing to show garbage.`);
+  }
+}
+
+async function generate(request: Extract<WorkerRequest, { type: 'generate' }>): Promise<void> {
+  const { id, model: spec, params } = request;
+  let current: Loaded;
+  try {
+    current = await ensureModel(id, spec, request.backend);
+  } catch (e) {
+    fail(id, 'load', e);
+    return;
+  }
+  const { model, info } = current;
+  const shape: [number, number, number, number] = [params.batch, spec.channels, spec.resolution, spec.resolution];
+  const chw = [spec.channels, spec.resolution, spec.resolution] as const;
+  model.resetStats();
+  const t0 = performance.now();
+  let allZero = true;
+  const x = await sampleHeun(
+    async (xs, sigma, labels) => {
+      const out = await model.run(xs, sigma, labels, chw);
+      checkFinite(out, info.backend);
+      if (allZero && out.some((v) => v !== 0)) allZero = false;
+      await yieldToEvents();
+      return out;
+    },
+    {
+      seed: params.seed,
+      steps: params.steps,
+      shape,
+      classLabel: params.classLabel,
+      guidance: params.guidance,
+      numClasses: spec.numClasses,
+      edm: spec.edm,
+    },
+    (record) => {
+      const elapsedMs = performance.now() - t0;
+      const { msPerForward } = model.stats();
+      post(
+        { type: 'step', id, step: record.step, steps: record.steps, shape, x: record.x, denoised: record.denoised, elapsedMs, msPerStep: elapsedMs / (record.step + 1), msPerForward },
+        [record.x.buffer, record.denoised.buffer],
+      );
+    },
+    () => cancelled.has(id),
+  );
+  if (allZero) throw new Error(`The ${info.backend} backend returned only zeros; it cannot run this model correctly.`);
+  const elapsedMs = performance.now() - t0;
+  const { msPerForward, forwards } = model.stats();
+  post({ type: 'result', id, shape, x, elapsedMs, msPerStep: elapsedMs / params.steps, msPerForward, forwards, backend: info.backend }, [x.buffer]);
+}
+
+function fail(id: number, stage: 'load' | 'generate', e: unknown): void {
+  const isCancel = e instanceof SampleCancelled;
+  const message = isCancel ? 'Cancelled.' : e instanceof Error ? e.message : String(e);
+  post({ type: 'error', id, stage, message, cancelled: isCancel });
+}
+
+self.onmessage = (event: MessageEvent<WorkerRequest>) => {
+  const request = event.data;
+  switch (request.type) {
+    case 'load':
+      ensureModel(request.id, request.model, request.backend).catch((e) => fail(request.id, 'load', e));
+      break;
+    case 'generate':
+      generate(request)
+        .catch((e) => fail(request.id, 'generate', e))
+        .finally(() => cancelled.delete(request.id));
+      break;
+    case 'cancel':
+      cancelled.add(request.id);
+      break;
+  }
+};

@@ -1,0 +1,147 @@
+/**
+ * The URL is the share link: `model`, `seed`, `steps`, `class`, `guidance`, `batch` and `backend`
+ * are read at start and written back on Generate, so a copied URL reproduces the images.
+ * A bad value is reported (a notice) and replaced by the default.
+ */
+import { BACKEND_REQUESTS, type BackendRequest } from '@/inference/protocol';
+import type { Manifest, ModelEntry } from '@/types/manifest';
+
+export interface StudioParams {
+  model: string;
+  seed: number;
+  steps: number;
+  /** Class index, or null for unconditional ("none"). */
+  classLabel: number | null;
+  guidance: number;
+  batch: number;
+  backend: BackendRequest;
+}
+
+export const LIMITS = {
+  seed: { min: 0, max: 2 ** 32 - 1 },
+  steps: { min: 1, max: 200 },
+  batch: { min: 1, max: 16 },
+  guidance: { min: 0, max: 20 },
+} as const;
+
+export const DEFAULT_PARAMS: Omit<StudioParams, 'model'> = {
+  seed: 0,
+  steps: 18,
+  classLabel: null,
+  guidance: 1,
+  batch: 4,
+  backend: 'auto',
+};
+
+/** Defaults for one model (its manifest entry sets steps and guidance). */
+export function defaultsFor(model: ModelEntry | undefined): StudioParams {
+  return {
+    ...DEFAULT_PARAMS,
+    model: model?.id ?? '',
+    steps: model ? clampInt(model.default_steps, LIMITS.steps) : DEFAULT_PARAMS.steps,
+    guidance: model?.default_guidance ?? DEFAULT_PARAMS.guidance,
+  };
+}
+
+function clampInt(v: number, range: { min: number; max: number }): number {
+  return Math.min(range.max, Math.max(range.min, Math.round(v)));
+}
+
+function parseInteger(raw: string, range: { min: number; max: number }): number | null {
+  if (!/^\d+$/.test(raw.trim())) return null;
+  const v = Number(raw);
+  return Number.isSafeInteger(v) && v >= range.min && v <= range.max ? v : null;
+}
+
+function parseNumber(raw: string, range: { min: number; max: number }): number | null {
+  if (!/^-?(\d+\.?\d*|\.\d+)(e-?\d+)?$/i.test(raw.trim())) return null;
+  const v = Number(raw);
+  return Number.isFinite(v) && v >= range.min && v <= range.max ? v : null;
+}
+
+/** Parses a class value: "none", an index, or a class name (any case). `undefined` = invalid. */
+export function parseClass(raw: string, model: ModelEntry | undefined): number | null | undefined {
+  const value = raw.trim();
+  if (value.toLowerCase() === 'none' || value === '') return null;
+  if (!model) return /^\d+$/.test(value) ? Number(value) : undefined;
+  if (/^\d+$/.test(value)) {
+    const index = Number(value);
+    return index < model.num_classes ? index : undefined;
+  }
+  const byName = model.classes.findIndex((c) => c.toLowerCase() === value.toLowerCase());
+  return byName >= 0 ? byName : undefined;
+}
+
+export interface ReadResult {
+  params: StudioParams;
+  /** One readable sentence per bad parameter. */
+  problems: string[];
+}
+
+/** Reads the studio parameters from a query string, falling back to defaults with a notice. */
+export function readUrlParams(search: string, manifest: Manifest | null): ReadResult {
+  const query = new URLSearchParams(search);
+  const problems: string[] = [];
+  const bad = (name: string, raw: string, expected: string, fallback: string) =>
+    problems.push(`Ignored ${name}=${JSON.stringify(raw)} from the URL (${expected}); using ${fallback}.`);
+
+  let model = manifest?.models[0];
+  const rawModel = query.get('model');
+  if (rawModel !== null && manifest) {
+    const found = manifest.models.find((m) => m.id === rawModel);
+    if (found) model = found;
+    else bad('model', rawModel, `known models: ${manifest.models.map((m) => m.id).join(', ')}`, model?.id ?? 'none');
+  }
+  const params = defaultsFor(model);
+  if (rawModel !== null && !manifest) params.model = rawModel;
+
+  const rawSeed = query.get('seed');
+  if (rawSeed !== null) {
+    const v = parseInteger(rawSeed, LIMITS.seed);
+    if (v === null) bad('seed', rawSeed, `an integer from 0 to ${LIMITS.seed.max}`, String(params.seed));
+    else params.seed = v;
+  }
+  const rawSteps = query.get('steps');
+  if (rawSteps !== null) {
+    const v = parseInteger(rawSteps, LIMITS.steps);
+    if (v === null) bad('steps', rawSteps, `an integer from ${LIMITS.steps.min} to ${LIMITS.steps.max}`, String(params.steps));
+    else params.steps = v;
+  }
+  const rawBatch = query.get('batch');
+  if (rawBatch !== null) {
+    const v = parseInteger(rawBatch, LIMITS.batch);
+    if (v === null) bad('batch', rawBatch, `an integer from ${LIMITS.batch.min} to ${LIMITS.batch.max}`, String(params.batch));
+    else params.batch = v;
+  }
+  const rawGuidance = query.get('guidance');
+  if (rawGuidance !== null) {
+    const v = parseNumber(rawGuidance, LIMITS.guidance);
+    if (v === null) bad('guidance', rawGuidance, `a number from ${LIMITS.guidance.min} to ${LIMITS.guidance.max}`, String(params.guidance));
+    else params.guidance = v;
+  }
+  const rawClass = query.get('class');
+  if (rawClass !== null) {
+    const v = parseClass(rawClass, model);
+    if (v === undefined) bad('class', rawClass, model ? `"none", 0 to ${model.num_classes - 1}, or a class name` : '"none" or a class index', 'none');
+    else params.classLabel = v;
+  }
+  const rawBackend = query.get('backend');
+  if (rawBackend !== null) {
+    if ((BACKEND_REQUESTS as readonly string[]).includes(rawBackend)) params.backend = rawBackend as BackendRequest;
+    else bad('backend', rawBackend, BACKEND_REQUESTS.join(', '), params.backend);
+  }
+  return { params, problems };
+}
+
+/** The query string for `params`, keeping any other parameters of `search`. */
+export function writeUrlParams(params: StudioParams, search = ''): string {
+  const query = new URLSearchParams(search);
+  query.set('model', params.model);
+  query.set('seed', String(params.seed));
+  query.set('steps', String(params.steps));
+  query.set('class', params.classLabel === null ? 'none' : String(params.classLabel));
+  query.set('guidance', String(params.guidance));
+  query.set('batch', String(params.batch));
+  query.set('backend', params.backend);
+  return `?${query.toString()}`;
+}

@@ -1,0 +1,46 @@
+/** `public/models/manifest.json`, written by `python -m diffit.export` (docs/contracts.md). */
+
+export interface EdmConstants {
+  sigma_min: number;
+  sigma_max: number;
+  rho: number;
+  sigma_data: number;
+}
+
+export interface AttentionOutput {
+  output: string;
+  layer: string;
+  resolution: number;
+  window: number;
+  heads: number;
+  windows: number;
+  tokens: number;
+  layout: string;
+}
+
+export interface ModelEntry {
+  id: string;
+  label: string;
+  dataset: string;
+  classes: string[];
+  num_classes: number;
+  variant: string;
+  resolution: number;
+  channels: number;
+  file: string;
+  bytes: number;
+  sha256: string;
+  parameters: number;
+  edm: EdmConstants;
+  default_steps: number;
+  default_guidance: number;
+  attention?: AttentionOutput[];
+  training?: { images_seen?: number; hardware?: string; wall_time_s?: number; seed?: number; [key: string]: unknown };
+  evaluation?: { classifier_accuracy?: number; samples?: number; [key: string]: unknown };
+  preview?: string | null;
+}
+
+export interface Manifest {
+  version: number;
+  models: ModelEntry[];
+}
