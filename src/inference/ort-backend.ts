@@ -27,7 +27,7 @@ function loadBundle(backend: Backend): Promise<OrtModule> {
     // No wasmPaths: the bundle locates its .wasm via import.meta.url, which Vite emits as an asset.
     ort.env.wasm.numThreads = wasmThreads();
     ort.env.wasm.proxy = false; // we already are in a worker
-    ort.env.logLevel = 'warning';
+    ort.env.logLevel = 'error';
     return ort;
   })();
   return bundles[backend];
@@ -86,6 +86,7 @@ export class OnnxModel {
     const session = await ort.InferenceSession.create(bytes, {
       executionProviders: [backend],
       graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
     });
     for (const name of ['x', 'sigma', 'class_label']) {
       if (!session.inputNames.includes(name)) throw new Error(`The model has no input "${name}" (inputs: ${session.inputNames.join(', ')}).`);

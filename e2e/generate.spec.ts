@@ -1,0 +1,88 @@
+import { pixelDiff, pythonSample, shippedModel } from './support/python-reference';
+import { expect, test } from './support/studio-page';
+
+// The browser (onnxruntime-web) and Python (onnxruntime on CPU) run the same sampler on the
+// same noise; float32 kernels differ in the last bits, so pixels may differ by a level or two.
+const MAX_DIFF = 2;
+const MEAN_DIFF = 0.05;
+
+test.describe('generate on WASM', () => {
+  test('unconditional batch matches python -m diffit.sample', async ({ studio }, testInfo) => {
+    const model = shippedModel();
+    const args = { model: model.id, seed: 3, steps: 4, classLabel: null, guidance: 1, batch: 2 };
+    await studio.goto({ model: args.model, seed: args.seed, steps: args.steps, class: 'none', guidance: args.guidance, batch: args.batch, backend: 'wasm' });
+    const state = await studio.generate();
+    expect(state.error).toBeNull();
+    expect(state.status).toBe('done');
+    expect(state.backend).toBe('wasm');
+    await expect(studio.notices).toHaveCount(0);
+    await expect(studio.page.getByTestId('backend')).toHaveAttribute('data-backend', 'wasm');
+    await expect(studio.results).toHaveCount(2);
+
+    const reference = pythonSample(args, testInfo.outputPath('reference.json'));
+    expect(state.result!.shape).toEqual(reference.shape);
+    const hook = pixelDiff(state.result!.pixels, reference.pixels);
+    const canvas = pixelDiff(await studio.canvasPixels(reference.shape[1]), reference.pixels);
+    const timing = `ms/forward ${state.msPerForward?.toFixed(1)}, ms/step ${state.msPerStep?.toFixed(1)}, threads ${state.threads}, pixel diff max ${canvas.max} mean ${canvas.mean.toFixed(4)}`;
+    testInfo.annotations.push({ type: 'wasm', description: timing });
+    console.log(`[wasm] ${timing}`);
+    expect(canvas.max).toBeLessThanOrEqual(MAX_DIFF);
+    expect(canvas.mean).toBeLessThanOrEqual(MEAN_DIFF);
+    expect(hook).toEqual(canvas);
+    expect(state.crossOriginIsolated).toBe(true);
+    expect(studio.consoleErrors).toEqual([]);
+  });
+
+  test('class with guidance matches python, and the URL reproduces it', async ({ studio, page }, testInfo) => {
+    const model = shippedModel();
+    test.skip(model.num_classes === 0, 'the shipped model is unconditional');
+    const args = { model: model.id, seed: 11, steps: 3, classLabel: 1 % model.num_classes, guidance: 2, batch: 2 };
+    await studio.goto({ backend: 'wasm' });
+    await page.getByTestId('seed').fill(String(args.seed));
+    await page.getByTestId('steps').fill(String(args.steps));
+    await page.getByTestId('class').selectOption(String(args.classLabel));
+    await page.getByTestId('guidance').fill(String(args.guidance));
+    await page.getByTestId('batch').fill(String(args.batch));
+    const state = await studio.generate();
+    expect(state.status).toBe('done');
+
+    // Generate wrote the parameters back into the URL.
+    const url = new URL(page.url());
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      model: model.id, seed: '11', steps: '3', class: String(args.classLabel), guidance: '2', batch: '2', backend: 'wasm',
+    });
+
+    const reference = pythonSample(args, testInfo.outputPath('reference.json'));
+    const diff = pixelDiff(await studio.canvasPixels(reference.shape[1]), reference.pixels);
+    expect(diff.max).toBeLessThanOrEqual(MAX_DIFF);
+    expect(diff.mean).toBeLessThanOrEqual(MEAN_DIFF);
+
+    // Opening the copied URL in a fresh page gives the same images.
+    const again = await page.context().newPage();
+    await again.goto(page.url());
+    await again.getByTestId('generate').click();
+    await expect(again.getByTestId('status')).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
+    const pixels = await again.evaluate(() => window.__diffit!.state().result!.pixels);
+    expect(pixels).toEqual(state.result!.pixels);
+  });
+
+  test('shows progress per step and can be cancelled', async ({ studio, page }) => {
+    await studio.goto({ backend: 'wasm', steps: 200, batch: 16, seed: 5 });
+    await page.getByTestId('preview').selectOption('denoised');
+    await page.getByTestId('generate').click();
+    await expect(studio.status).toHaveAttribute('data-state', 'running');
+    await expect.poll(async () => (await studio.state()).step, { timeout: 120_000 }).toBeGreaterThanOrEqual(2);
+    await expect(studio.results).toHaveCount(16);
+    await expect(page.getByTestId('ms-per-step')).toHaveText(/\d+(\.\d)? ms/);
+    await page.getByTestId('cancel').click();
+    await expect(studio.status).toHaveAttribute('data-state', 'idle');
+    await expect(studio.notices).toContainText(/cancelled/i);
+    const state = await studio.state();
+    expect(state.step).toBeLessThan(200);
+    expect(state.result).toBeNull();
+    // Still usable: a short run afterwards completes.
+    await page.getByTestId('steps').fill('2');
+    await page.getByTestId('batch').fill('1');
+    expect((await studio.generate()).status).toBe('done');
+  });
+});

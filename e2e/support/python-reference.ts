@@ -1,0 +1,72 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** What `python -m diffit.sample --json` writes (docs/contracts.md). */
+export interface PythonSample {
+  model: string;
+  seed: number;
+  steps: number;
+  class: number | string | null;
+  guidance: number;
+  shape: [number, number, number, number];
+  pixels: number[];
+  x: number[];
+}
+
+export interface SampleArgs {
+  model: string;
+  seed: number;
+  steps: number;
+  classLabel: number | null;
+  guidance: number;
+  batch: number;
+}
+
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Runs the Python reference sampler (onnxruntime on CPU) on the shipped manifest. */
+export function pythonSample(args: SampleArgs, outJson: string): PythonSample {
+  const python = resolve(REPO_ROOT, '.venv/bin/python');
+  execFileSync(
+    python,
+    [
+      '-m', 'diffit.sample',
+      '--manifest', 'public/models/manifest.json',
+      '--model', args.model,
+      '--seed', String(args.seed),
+      '--steps', String(args.steps),
+      '--class', args.classLabel === null ? 'none' : String(args.classLabel),
+      '--guidance', String(args.guidance),
+      '--batch', String(args.batch),
+      '--json', outJson,
+    ],
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 },
+  );
+  return JSON.parse(readFileSync(outJson, 'utf8')) as PythonSample;
+}
+
+/** The first model of the shipped manifest. */
+export function shippedModel(): { id: string; num_classes: number; default_guidance: number } {
+  const manifest = JSON.parse(readFileSync(resolve(REPO_ROOT, 'public/models/manifest.json'), 'utf8'));
+  return manifest.models[0];
+}
+
+export interface PixelDiff {
+  max: number;
+  mean: number;
+  count: number;
+}
+
+export function pixelDiff(a: ArrayLike<number>, b: ArrayLike<number>): PixelDiff {
+  if (a.length !== b.length) throw new Error(`pixel counts differ: ${a.length} vs ${b.length}`);
+  let max = 0;
+  let sum = 0;
+  for (let k = 0; k < a.length; k++) {
+    const d = Math.abs(a[k] - b[k]);
+    max = Math.max(max, d);
+    sum += d;
+  }
+  return { max, mean: sum / a.length, count: a.length };
+}

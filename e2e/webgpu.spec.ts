@@ -1,0 +1,31 @@
+import { pixelDiff, pythonSample, shippedModel } from './support/python-reference';
+import { expect, test } from './support/studio-page';
+
+// Runs in the `chromium-webgpu` project (--enable-unsafe-webgpu: SwiftShader, ~100x slower
+// than WASM), so batch 1 and 2 steps.
+test('WebGPU batch of one matches python -m diffit.sample', async ({ studio }, testInfo) => {
+  const model = shippedModel();
+  const args = { model: model.id, seed: 7, steps: 2, classLabel: null, guidance: 1, batch: 1 };
+  await studio.goto({ model: args.model, seed: args.seed, steps: args.steps, class: 'none', guidance: 1, batch: 1, backend: 'webgpu' });
+  const state = await studio.generate(220_000);
+  expect(state.error).toBeNull();
+  expect(state.backend).toBe('webgpu');
+  await expect(studio.page.getByTestId('backend')).toHaveAttribute('data-backend', 'webgpu');
+  await expect(studio.notices).toHaveCount(0);
+
+  const reference = pythonSample(args, testInfo.outputPath('reference.json'));
+  const diff = pixelDiff(await studio.canvasPixels(reference.shape[1]), reference.pixels);
+  const timing = `ms/forward ${state.msPerForward?.toFixed(1)}, pixel diff max ${diff.max} mean ${diff.mean.toFixed(4)}`;
+  testInfo.annotations.push({ type: 'webgpu', description: timing });
+  console.log(`[webgpu] ${timing}`);
+  // Not all zeros (ORT returns zeros instead of failing on some missing GPU features).
+  expect(state.result!.pixels.some((p) => p !== state.result!.pixels[0])).toBe(true);
+  expect(diff.max).toBeLessThanOrEqual(2);
+  expect(diff.mean).toBeLessThanOrEqual(0.05);
+});
+
+test('auto prefers WASM over a software WebGPU adapter, and says so', async ({ studio }) => {
+  await studio.goto({ backend: 'auto', steps: 2, batch: 1 });
+  await expect(studio.page.getByTestId('backend')).toHaveAttribute('data-backend', 'wasm', { timeout: 60_000 });
+  await expect(studio.notices).toContainText(/software fallback/);
+});

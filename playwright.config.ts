@@ -1,0 +1,47 @@
+import { defineConfig } from '@playwright/test';
+
+// Debian's Chromium (`npx playwright install` cannot download browsers here).
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+const PORT = 4173;
+
+export default defineConfig({
+  testDir: 'e2e',
+  testMatch: '*.spec.ts',
+  timeout: 240_000,
+  expect: { timeout: 30_000 },
+  // Two cores: the WASM backend already uses both threads, so tests run one at a time.
+  workers: 1,
+  fullyParallel: false,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  reporter: process.env.CI ? [['list']] : [['list'], ['html', { open: 'never' }]],
+  use: {
+    baseURL: `http://localhost:${PORT}`,
+    trace: 'retain-on-failure',
+    screenshot: 'only-on-failure',
+  },
+  projects: [
+    {
+      // No WebGPU flag: Chromium grants no adapter, so this also is "a browser without WebGPU".
+      name: 'chromium-wasm',
+      testIgnore: /webgpu\.spec\.ts/,
+      use: { browserName: 'chromium', launchOptions: { executablePath: CHROMIUM, args: ARGS } },
+    },
+    {
+      // WebGPU on SwiftShader: correct but ~100x slower than WASM, so batch 1 and 2-3 steps only.
+      name: 'chromium-webgpu',
+      testMatch: /webgpu\.spec\.ts/,
+      use: { browserName: 'chromium', launchOptions: { executablePath: CHROMIUM, args: [...ARGS, '--enable-unsafe-webgpu'] } },
+    },
+  ],
+  webServer: {
+    // The built app, served with the COOP/COEP headers (vite.config.ts `preview.headers`).
+    command: `npm run build && npx vite preview --port ${PORT} --strictPort`,
+    url: `http://localhost:${PORT}`,
+    reuseExistingServer: !process.env.CI,
+    timeout: 240_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+  },
+});
