@@ -1,0 +1,66 @@
+"""Deterministic Heun sampler of EDM (Karras et al. 2022, Algorithm 1 with S_churn = 0).
+
+Mirrored line for line by `src/sampling/heun.ts`; see docs/contracts.md. Works on NumPy arrays
+(onnxruntime) and on torch tensors alike: it only uses arithmetic on the arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+
+def karras_sigmas(steps: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0) -> np.ndarray:
+    """sigma_i = (smax^(1/rho) + i/(N-1) (smin^(1/rho) - smax^(1/rho)))^rho, i < N, then sigma_N = 0 (float64)."""
+    if steps < 1:
+        raise ValueError("steps must be at least 1")
+    i = np.arange(steps, dtype=np.float64)
+    ramp = i / (steps - 1) if steps > 1 else np.zeros(1)
+    sigmas = (sigma_max ** (1 / rho) + ramp * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
+    return np.append(sigmas, 0.0)
+
+
+def guided_denoiser(denoise: Callable, class_label: int, num_classes: int, guidance: float, concat: Callable) -> Callable:
+    """Classifier-free guidance (Ho & Salimans 2022): D = D_uncond + w (D_cond - D_uncond).
+
+    `denoise(x, sigma_scalar, labels_list)` evaluates the network on a batch. With w == 1 or an
+    unconditional label, it is one plain forward; otherwise one forward on [x; x].
+    """
+
+    def plain(x, sigma):
+        return denoise(x, sigma, [class_label] * x.shape[0])
+
+    if class_label == num_classes or guidance == 1.0:
+        return plain
+
+    def guided(x, sigma):
+        b = x.shape[0]
+        both = denoise(concat([x, x]), sigma, [class_label] * b + [num_classes] * b)
+        d_cond, d_uncond = both[:b], both[b:]
+        return d_uncond + guidance * (d_cond - d_uncond)
+
+    return guided
+
+
+def heun_sample(denoise: Callable, noise, sigmas: np.ndarray, on_step: Callable | None = None):
+    """Integrate the probability-flow ODE from sigma_0 to 0.
+
+    denoise(x, sigma) -> D(x; sigma); noise ~ N(0, I) (float32); sigmas from karras_sigmas.
+    on_step(i, x_next, denoised) is called after each step with the evaluation the step ends on.
+    """
+    t = [float(np.float32(s)) for s in sigmas]  # the float32 noise levels the model sees
+    x = noise * t[0]
+    for i in range(len(t) - 1):
+        t_cur, t_next = t[i], t[i + 1]
+        denoised = denoise(x, t_cur)
+        d_cur = (x - denoised) / t_cur
+        x_next = x + (t_next - t_cur) * d_cur  # Euler step.
+        if t_next > 0:  # Apply 2nd order correction.
+            denoised = denoise(x_next, t_next)
+            d_prime = (x_next - denoised) / t_next
+            x_next = x + (t_next - t_cur) * (0.5 * d_cur + 0.5 * d_prime)
+        x = x_next
+        if on_step is not None:
+            on_step(i, x, denoised)
+    return x

@@ -1,0 +1,89 @@
+"""Model configuration, named presets and the registry of model names."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+import torch
+
+
+@dataclass(frozen=True)
+class DiffiTConfig:
+    resolution: int = 32  # input height = width, in pixels
+    in_channels: int = 1  # image channels (1 grey, 3 RGB)
+    num_classes: int = 10  # class labels; label == num_classes is the unconditional null class
+    channels: tuple[int, ...] = (64, 128, 128)  # feature channels per U-Net level (resolution halves per level)
+    blocks_per_level: int = 1  # L: DiffiT ResBlocks per level, in the encoder and in the decoder
+    windows: tuple[int, ...] = (8, 8, 8)  # TMSA window per level; a window equal to the feature size is global
+    head_dim: int = 32  # channels per attention head
+    mlp_ratio: float = 2.0  # MLP hidden width / channels
+    time_dim: int = 256  # width of the time token x_t
+    groups: int = 8  # GroupNorm groups
+    token_mixer: str = "tmsa"  # 'tmsa' (DiffiT, DWS) or 'pool' (DiffiP)
+    conv: str = "dense"  # 'dense' 3x3 convolutions, or 'dws' depthwise-separable ones
+    sigma_data: float = 0.5  # EDM: standard deviation of the data
+    label_dropout: float = 0.1  # probability of training on the null class (classifier-free guidance)
+
+    def __post_init__(self):
+        if len(self.channels) != len(self.windows):
+            raise ValueError("channels and windows need one entry per level")
+        for level, window in enumerate(self.windows):
+            size = self.resolution >> level
+            if size % window:
+                raise ValueError(f"level {level}: feature size {size} is not divisible by window {window}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "DiffiTConfig":
+        values = dict(values)
+        for key in ("channels", "windows"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+
+def _variant(base: DiffiTConfig, variant: str) -> DiffiTConfig:
+    if variant == "diffit":
+        return base
+    if variant == "dws":
+        return replace(base, conv="dws")
+    if variant == "diffip":
+        return replace(base, conv="dws", token_mixer="pool")
+    raise ValueError(f"unknown variant {variant!r}")
+
+
+VARIANTS = ("diffit", "dws", "diffip")
+
+_FMNIST = DiffiTConfig()
+_TINY = DiffiTConfig(resolution=32, in_channels=1, num_classes=10, channels=(16, 32), windows=(8, 16), head_dim=8,
+                     time_dim=32, groups=4)
+_CIFAR = DiffiTConfig(in_channels=3, channels=(64, 128, 128), windows=(8, 8, 8))
+
+MODEL_PRESETS: dict[str, DiffiTConfig] = {}
+for _variant_name in VARIANTS:
+    MODEL_PRESETS[f"{_variant_name}-fmnist"] = _variant(_FMNIST, _variant_name)
+    MODEL_PRESETS[f"{_variant_name}-cifar10"] = _variant(_CIFAR, _variant_name)
+    MODEL_PRESETS[f"{_variant_name}-tiny"] = _variant(_TINY, _variant_name)
+
+
+def variant_of(config: DiffiTConfig) -> str:
+    if config.token_mixer == "pool":
+        return "diffip"
+    return "dws" if config.conv == "dws" else "diffit"
+
+
+def model_names() -> list[str]:
+    return sorted(MODEL_PRESETS)
+
+
+def build_model(config: DiffiTConfig | str) -> torch.nn.Module:
+    """The EDM-preconditioned denoiser D(x; sigma, class) for a config or a preset name."""
+    from .unet import EDMDenoiser
+
+    if isinstance(config, str):
+        if config not in MODEL_PRESETS:
+            raise ValueError(f"unknown model {config!r}; choose one of {', '.join(model_names())}")
+        config = MODEL_PRESETS[config]
+    return EDMDenoiser(config)

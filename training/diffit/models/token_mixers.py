@@ -1,0 +1,108 @@
+"""Token mixers of the DiffiT block: TMSA (the paper's contribution) and DiffiP's pooling mixer.
+
+Both take channel-last tokens x_s of shape (B, H, W, C) and the time token x_t of shape (B, T),
+and return mixed tokens of shape (B, H, W, C) plus the attention weights (or None).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def window_partition(x: torch.Tensor, window: int) -> torch.Tensor:
+    """(B, H, W, C) -> (B * nW, window*window, C); windows row-major over the grid, tokens row-major inside."""
+    b, h, w, c = x.shape
+    x = x.reshape(b, h // window, window, w // window, window, c)
+    x = x.permute(0, 1, 3, 2, 4, 5)  # (B, H/w, W/w, w, w, C)
+    return x.reshape(-1, window * window, c)
+
+
+def window_merge(windows: torch.Tensor, window: int, height: int, width: int) -> torch.Tensor:
+    """Inverse of window_partition: (B * nW, window*window, C) -> (B, H, W, C)."""
+    c = windows.shape[-1]
+    x = windows.reshape(-1, height // window, width // window, window, window, c)
+    x = x.permute(0, 1, 3, 2, 4, 5)  # (B, H/w, w, W/w, w, C)
+    return x.reshape(-1, height, width, c)
+
+
+def relative_position_index(window: int) -> torch.Tensor:
+    """(N, N) index into a ((2w-1)^2)-row bias table for every (query, key) pair of a window."""
+    coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)  # (2, N)
+    relative = coords[:, :, None] - coords[:, None, :] + (window - 1)  # (2, N, N), each in [0, 2w-2]
+    return relative[0] * (2 * window - 1) + relative[1]
+
+
+class TMSA(nn.Module):
+    """Time-dependent multi-head self-attention (paper Eq. 3-6).
+
+        q = x_s W_qs + x_t W_qt,   k = x_s W_ks + x_t W_kt,   v = x_s W_vs + x_t W_vt
+        Attention(Q, K, V) = Softmax(Q K^T / sqrt(d) + B) V
+
+    inside non-overlapping windows of `window` x `window` tokens, with B a learned relative
+    position bias per head, indexed by the (dy, dx) offset between query and key.
+    """
+
+    def __init__(self, dim: int, time_dim: int, heads: int, window: int):
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"dim {dim} is not divisible by heads {heads}")
+        self.dim, self.heads, self.window = dim, heads, window
+        self.head_dim = dim // heads
+        self.qkv_spatial = nn.Linear(dim, 3 * dim, bias=False)  # W_qs, W_ks, W_vs
+        self.qkv_time = nn.Linear(time_dim, 3 * dim)  # W_qt, W_kt, W_vt
+        self.proj = nn.Linear(dim, dim)
+        self.bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, heads))
+        nn.init.trunc_normal_(self.bias_table, std=0.02)
+        self.register_buffer("bias_index", relative_position_index(window), persistent=False)
+
+    def relative_bias(self) -> torch.Tensor:
+        """B: (heads, N, N)."""
+        n = self.window * self.window
+        return self.bias_table[self.bias_index.reshape(-1)].reshape(n, n, self.heads).permute(2, 0, 1)
+
+    def forward(self, x_s: torch.Tensor, x_t: torch.Tensor, return_attention: bool = False):
+        b, h, w, c = x_s.shape
+        if h % self.window or w % self.window:
+            raise ValueError(f"feature map {h}x{w} is not divisible by window {self.window}")
+        windows = window_partition(x_s, self.window)  # (B*nW, N, C)
+        n_windows, n = (h // self.window) * (w // self.window), self.window * self.window
+        qkv = self.qkv_spatial(windows).reshape(b, n_windows, n, 3 * c)  # x_s W_s
+        qkv = qkv + self.qkv_time(x_t)[:, None, None, :]  # + x_t W_t, the same for every token
+        qkv = qkv.reshape(b * n_windows, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]  # each (B*nW, heads, N, d)
+        bias = self.relative_bias().to(q.dtype)  # (heads, N, N)
+        if return_attention:
+            # Manual path: the fused kernels do not return the weights that the app shows.
+            logits = (q @ k.transpose(-2, -1)) * self.head_dim**-0.5 + bias  # (B*nW, heads, N, N)
+            attention = logits.softmax(dim=-1)
+            out = attention @ v  # (B*nW, heads, N, d)
+            attention = attention.reshape(b, n_windows, self.heads, n, n).transpose(1, 2)  # (B, heads, nW, N, N)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+            attention = None
+        out = out.transpose(1, 2).reshape(b * n_windows, n, c)  # (B*nW, N, C)
+        out = window_merge(self.proj(out), self.window, h, w)  # (B, H, W, C)
+        return out, attention
+
+
+class TimePooling(nn.Module):
+    """DiffiP's token mixer: PoolFormer pooling (Yu et al. 2022) made time-dependent.
+
+        z = x_s + x_t W_t,     mixer(x_s, x_t) = AvgPool3x3(z) - z
+
+    The projected time token is added to every token before pooling, the analogue of TMSA's
+    x_t W_t terms; average pooling uses stride 1 and does not count padding.
+    """
+
+    def __init__(self, dim: int, time_dim: int, pool_size: int = 3):
+        super().__init__()
+        self.time_proj = nn.Linear(time_dim, dim)
+        self.pool = nn.AvgPool2d(pool_size, stride=1, padding=pool_size // 2, count_include_pad=False)
+
+    def forward(self, x_s: torch.Tensor, x_t: torch.Tensor, return_attention: bool = False):
+        z = x_s + self.time_proj(x_t)[:, None, None, :]  # (B, H, W, C)
+        z_first = z.permute(0, 3, 1, 2)  # (B, C, H, W)
+        mixed = (self.pool(z_first) - z_first).permute(0, 2, 3, 1)  # (B, H, W, C)
+        return mixed, None

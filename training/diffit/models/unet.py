@@ -1,0 +1,127 @@
+"""The U-shaped DiffiT network for image space (paper Sec. 3.3, Fig. 4) and its EDM wrapper."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .blocks import DiffiTResBlock
+from .config import DiffiTConfig
+from .convolutions import make_conv
+from .time_embedding import TimeToken
+
+
+class Downsample(nn.Module):
+    """Conv3x3 with stride 2: (B, C_in, H, W) -> (B, C_out, H/2, W/2)."""
+
+    def __init__(self, in_channels: int, out_channels: int, conv: str):
+        super().__init__()
+        self.conv = make_conv(conv, in_channels, out_channels, 3, stride=2)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class Upsample(nn.Module):
+    """Nearest-neighbour x2, then Conv3x3: (B, C_in, H, W) -> (B, C_out, 2H, 2W)."""
+
+    def __init__(self, in_channels: int, out_channels: int, conv: str):
+        super().__init__()
+        self.up = nn.Upsample(scale_factor=2.0, mode="nearest")
+        self.conv = make_conv(conv, in_channels, out_channels, 3)
+
+    def forward(self, x):
+        return self.conv(self.up(x))
+
+
+class DiffiTUNet(nn.Module):
+    """F(x, c_noise, class): tokenizer -> L ResBlocks per level with conv downsampling ->
+    mirrored decoder with upsampling and a skip connection at each resolution -> GN, Swish, Conv3x3 head.
+    """
+
+    def __init__(self, config: DiffiTConfig):
+        super().__init__()
+        self.config = config
+        c = config.channels
+        self.time_token = TimeToken(c[0], config.time_dim, config.num_classes)
+        self.tokenizer = make_conv(config.conv, config.in_channels, c[0], 3)
+
+        def res_block(level: int) -> DiffiTResBlock:
+            return DiffiTResBlock(c[level], config.time_dim, max(1, c[level] // config.head_dim),
+                                  config.windows[level], config.mlp_ratio, config.token_mixer, config.conv,
+                                  config.groups)
+
+        levels = range(len(c))
+        self.encoder = nn.ModuleList([nn.ModuleList([res_block(i) for _ in range(config.blocks_per_level)])
+                                      for i in levels])
+        self.downsample = nn.ModuleList([Downsample(c[i], c[i + 1], config.conv) for i in levels[:-1]])
+        self.skip_merge = nn.ModuleList([nn.Conv2d(2 * c[i], c[i], 1) for i in levels])  # concat skip -> 1x1
+        self.decoder = nn.ModuleList([nn.ModuleList([res_block(i) for _ in range(config.blocks_per_level)])
+                                      for i in levels])
+        self.upsample = nn.ModuleList([Upsample(c[i + 1], c[i], config.conv) for i in levels[:-1]])
+        self.head = nn.Sequential(nn.GroupNorm(config.groups, c[0]), nn.SiLU(),
+                                  make_conv(config.conv, c[0], config.in_channels, 3))
+
+    def attention_layers(self) -> list[dict]:
+        """Name, level, resolution, window and heads of each TMSA layer, in output order."""
+        if self.config.token_mixer != "tmsa":
+            return []
+        layers = []
+        for part in ("enc", "dec"):
+            order = range(len(self.config.channels)) if part == "enc" else reversed(range(len(self.config.channels)))
+            for level in order:
+                for j in range(self.config.blocks_per_level):
+                    size = self.config.resolution >> level
+                    window = self.config.windows[level]
+                    layers.append({"name": f"{part}{level}_{j}", "level": level, "resolution": size,
+                                   "window": window, "heads": max(1, self.config.channels[level] // self.config.head_dim),
+                                   "windows": (size // window) ** 2, "tokens": window * window})
+        return layers
+
+    def forward(self, x, c_noise, class_label, return_attention: bool = False):
+        x_t = self.time_token(c_noise, class_label)  # (B, time_dim)
+        attentions: list[torch.Tensor] = []
+        h = self.tokenizer(x)  # (B, c0, H, W)
+        skips = []
+        for level, blocks in enumerate(self.encoder):
+            for block in blocks:
+                h, a = block(h, x_t, return_attention)
+                attentions.append(a)
+            skips.append(h)
+            if level < len(self.downsample):
+                h = self.downsample[level](h)  # (B, c_{l+1}, H/2^{l+1}, W/2^{l+1})
+        for level in reversed(range(len(self.decoder))):
+            h = self.skip_merge[level](torch.cat([h, skips[level]], dim=1))  # (B, c_l, H/2^l, W/2^l)
+            for block in self.decoder[level]:
+                h, a = block(h, x_t, return_attention)
+                attentions.append(a)
+            if level > 0:
+                h = self.upsample[level - 1](h)  # (B, c_{l-1}, H/2^{l-1}, W/2^{l-1})
+        out = self.head(h)  # (B, C, H, W)
+        return out, [a for a in attentions if a is not None]
+
+
+class EDMDenoiser(nn.Module):
+    """D(x; sigma) = c_skip x + c_out F(c_in x; c_noise) (Karras et al. 2022, Table 1), with
+
+        c_skip = sd^2 / (sigma^2 + sd^2),  c_out = sigma sd / sqrt(sigma^2 + sd^2),
+        c_in = 1 / sqrt(sigma^2 + sd^2),   c_noise = ln(sigma) / 4.
+    """
+
+    def __init__(self, config: DiffiTConfig):
+        super().__init__()
+        self.config = config
+        self.net = DiffiTUNet(config)
+
+    def forward(self, x, sigma, class_label=None, return_attention: bool = False):
+        sd = self.config.sigma_data
+        if class_label is None:
+            class_label = torch.full((x.shape[0],), self.config.num_classes, dtype=torch.long, device=x.device)
+        sigma = sigma.reshape(-1, 1, 1, 1).to(torch.float32)  # (B, 1, 1, 1)
+        c_skip = sd**2 / (sigma**2 + sd**2)
+        c_out = sigma * sd / (sigma**2 + sd**2).sqrt()
+        c_in = 1 / (sigma**2 + sd**2).sqrt()
+        c_noise = sigma.log().flatten() / 4  # (B,)
+        f_x, attentions = self.net((c_in * x).to(torch.float32), c_noise, class_label, return_attention)
+        denoised = c_skip * x + c_out * f_x.to(torch.float32)  # (B, C, H, W)
+        return denoised, attentions
