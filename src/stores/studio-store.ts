@@ -252,7 +252,7 @@ export const useStudioStore = create<StudioState>()((set, get) => {
         set({ status: 'error', error: state.manifest ? `Unknown model "${state.params.model}".` : 'No models: the manifest could not be loaded.' });
         return;
       }
-      const { params } = state;
+      const params = { ...state.params };
       if (params.classLabel !== null && parseClass(String(params.classLabel), model) === undefined) params.classLabel = null;
       history.replaceState(history.state, '', `${location.pathname}${writeUrlParams(params, location.search)}${location.hash}`);
       clearNotice('run');
@@ -261,7 +261,7 @@ export const useStudioStore = create<StudioState>()((set, get) => {
         set({ load: { state: 'loading', phase: null, key, loadedBytes: 0, totalBytes: model.bytes, loadMs: null } });
       }
       lastStep = null;
-      set({ status: 'running', error: null, step: 0, steps: params.steps, startedAt: performance.now(), elapsedMs: 0, msPerStep: null, msPerForward: null, result: null });
+      set({ params, status: 'running', error: null, step: 0, steps: params.steps, startedAt: performance.now(), elapsedMs: 0, msPerStep: null, msPerForward: null, result: null });
       runId = worker().generate(toModelSpec(model), params.backend, {
         seed: params.seed,
         steps: params.steps,

@@ -1,0 +1,158 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { InferenceClient, InferenceListener } from '@/inference/client';
+import type { BackendRequest, GenerateParams, ModelSpec, WorkerEvent } from '@/inference/protocol';
+import { setClientFactory, useStudioStore } from './studio-store';
+
+const manifest = {
+  version: 1,
+  models: [
+    {
+      id: 'diffit-fmnist',
+      label: 'DiffiT',
+      dataset: 'fashion-mnist',
+      classes: ['a', 'b', 'c'],
+      num_classes: 3,
+      variant: 'diffit',
+      resolution: 2,
+      channels: 1,
+      file: 'm.onnx',
+      bytes: 10,
+      sha256: 'ab'.repeat(32),
+      parameters: 5,
+      edm: { sigma_min: 0.002, sigma_max: 80, rho: 7, sigma_data: 0.5 },
+      default_steps: 5,
+      default_guidance: 1,
+    },
+  ],
+};
+
+/** Records requests; the test plays the worker's part with `emit`. */
+class FakeClient {
+  listener: InferenceListener = () => undefined;
+  requests: { type: string; id: number; model?: ModelSpec; backend?: BackendRequest; params?: GenerateParams }[] = [];
+  private next = 1;
+  subscribe(listener: InferenceListener) {
+    this.listener = listener;
+    return () => undefined;
+  }
+  load(model: ModelSpec, backend: BackendRequest) {
+    this.requests.push({ type: 'load', id: this.next, model, backend });
+    return this.next++;
+  }
+  generate(model: ModelSpec, backend: BackendRequest, params: GenerateParams) {
+    this.requests.push({ type: 'generate', id: this.next, model, backend, params });
+    return this.next++;
+  }
+  cancel(id: number) {
+    this.requests.push({ type: 'cancel', id });
+  }
+  terminate() {}
+  emit(event: WorkerEvent) {
+    this.listener(event);
+  }
+}
+
+let fake: FakeClient;
+const initial = useStudioStore.getState();
+
+beforeEach(() => {
+  fake = new FakeClient();
+  setClientFactory(() => fake as unknown as InferenceClient);
+  useStudioStore.setState(initial, true);
+  const url = new URL('http://localhost:4173/');
+  vi.stubGlobal('location', url);
+  vi.stubGlobal('history', {
+    state: null,
+    replaceState: (_: unknown, __: string, next: string) => {
+      const u = new URL(next, url);
+      url.search = u.search;
+    },
+  });
+  vi.stubGlobal('fetch', vi.fn(async () => new Response(JSON.stringify(manifest), { status: 200 })));
+});
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+describe('studio store', () => {
+  it('reads the URL, reports bad values and preloads the model', async () => {
+    await useStudioStore.getState().init('?seed=9&steps=x&class=b&backend=wasm');
+    const s = useStudioStore.getState();
+    expect(s.manifestState).toBe('ready');
+    expect(s.params).toMatchObject({ model: 'diffit-fmnist', seed: 9, steps: 5, classLabel: 1, backend: 'wasm' });
+    expect(s.notices.map((n) => n.text)).toEqual([expect.stringMatching(/steps="x"/)]);
+    expect(fake.requests).toEqual([{ type: 'load', id: 1, model: expect.objectContaining({ url: 'http://localhost:4173/models/m.onnx' }), backend: 'wasm' }]);
+    fake.emit({ type: 'status', id: 1, phase: 'ready', modelId: 'diffit-fmnist', info: { backend: 'wasm', notice: null, threads: 2 }, loadMs: 5 });
+    expect(useStudioStore.getState().backend).toBe('wasm');
+    expect(useStudioStore.getState().load.state).toBe('ready');
+  });
+
+  it('shows a backend fallback as a notice', async () => {
+    await useStudioStore.getState().init('?backend=webgpu');
+    fake.emit({ type: 'status', id: 1, phase: 'ready', modelId: 'diffit-fmnist', info: { backend: 'wasm', notice: 'no WebGPU', threads: 1 } });
+    const s = useStudioStore.getState();
+    expect(s.backend).toBe('wasm');
+    expect(s.notices).toEqual([{ id: 'backend', level: 'warning', text: 'no WebGPU' }]);
+  });
+
+  it('generates: writes the URL, streams frames, ends with pixels', async () => {
+    await useStudioStore.getState().init('');
+    useStudioStore.getState().setParam('batch', 2);
+    useStudioStore.getState().setParam('seed', 4);
+    useStudioStore.getState().generate();
+    expect(location.search).toBe('?model=diffit-fmnist&seed=4&steps=5&class=none&guidance=1&batch=2&backend=auto');
+    const run = fake.requests.at(-1)!;
+    expect(run).toMatchObject({ type: 'generate', params: { seed: 4, steps: 5, classLabel: null, guidance: 1, batch: 2 } });
+    expect(useStudioStore.getState().status).toBe('running');
+
+    const shape: [number, number, number, number] = [2, 1, 2, 2];
+    const x = new Float32Array([-1, 0, 1, 2, 1, 1, 1, 1]);
+    fake.emit({ type: 'step', id: run.id, step: 0, steps: 5, shape, x, denoised: x.map(() => 0), elapsedMs: 10, msPerStep: 10, msPerForward: 5 });
+    let s = useStudioStore.getState();
+    expect(s.step).toBe(1);
+    expect(s.frames).toHaveLength(2);
+    expect(Array.from(s.frames[0].rgba.slice(0, 8))).toEqual([0, 0, 0, 255, 128, 128, 128, 255]);
+
+    useStudioStore.getState().setPreview('denoised');
+    expect(Array.from(useStudioStore.getState().frames[0].rgba.slice(0, 4))).toEqual([128, 128, 128, 255]);
+
+    fake.emit({ type: 'result', id: run.id, shape, x, elapsedMs: 50, msPerStep: 10, msPerForward: 5, forwards: 9, backend: 'wasm' });
+    s = useStudioStore.getState();
+    expect(s.status).toBe('done');
+    expect(Array.from(s.result!.pixels)).toEqual([0, 128, 255, 255, 255, 255, 255, 255]);
+    expect(s.msPerStep).toBe(10);
+  });
+
+  it('cancels back to idle with a notice', async () => {
+    await useStudioStore.getState().init('');
+    useStudioStore.getState().generate();
+    const run = fake.requests.at(-1)!;
+    useStudioStore.getState().cancel();
+    expect(fake.requests.at(-1)).toEqual({ type: 'cancel', id: run.id });
+    fake.emit({ type: 'error', id: run.id, stage: 'generate', message: 'Cancelled.', cancelled: true });
+    const s = useStudioStore.getState();
+    expect(s.status).toBe('idle');
+    expect(s.notices.map((n) => n.text)).toContain('Generation cancelled.');
+  });
+
+  it('turns a load failure into an error and retries on Generate', async () => {
+    await useStudioStore.getState().init('');
+    fake.emit({ type: 'error', id: 1, stage: 'load', message: 'bad sha', cancelled: false });
+    expect(useStudioStore.getState()).toMatchObject({ status: 'error', error: 'bad sha', load: { state: 'error' } });
+    useStudioStore.getState().generate();
+    expect(useStudioStore.getState()).toMatchObject({ status: 'running', error: null, load: { state: 'loading' } });
+    expect(fake.requests.at(-1)!.type).toBe('generate');
+  });
+
+  it('keeps the app usable when the manifest cannot be read', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => new Response('nope', { status: 404 })));
+    await useStudioStore.getState().init('?seed=3');
+    const s = useStudioStore.getState();
+    expect(s.manifestState).toBe('error');
+    expect(s.error).toMatch(/HTTP 404/);
+    expect(s.params.seed).toBe(3);
+    useStudioStore.getState().generate();
+    expect(useStudioStore.getState().error).toMatch(/manifest could not be loaded/);
+  });
+});
