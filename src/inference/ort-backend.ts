@@ -95,6 +95,20 @@ export class OnnxModel {
     return new OnnxModel(ort, session, backend);
   }
 
+  /**
+   * One forward on a batch of one, checked for sanity: a backend that lacks a feature the model
+   * needs may return zeros or NaN instead of failing. Also compiles WebGPU shaders up front.
+   */
+  async warmUp(chw: readonly [number, number, number], uncondLabel: number): Promise<void> {
+    const size = chw[0] * chw[1] * chw[2];
+    const x = new Float32Array(size);
+    for (let k = 0; k < size; k++) x[k] = Math.sin(k); // any non-constant input
+    const out = await this.run(x, new Float32Array([1]), new Int32Array([uncondLabel]), chw);
+    if (out.some((v) => !Number.isFinite(v))) throw new Error(`the ${this.backend} backend returned non-finite values`);
+    if (out.every((v) => v === 0)) throw new Error(`the ${this.backend} backend returned only zeros`);
+    this.resetStats();
+  }
+
   /** D(x; sigma, class) for a batch: x [n, C, H, W], sigma [n], labels [n]. Fetches only `denoised`. */
   run(x: Float32Array, sigma: Float32Array, labels: Int32Array, chw: readonly [number, number, number]): Promise<Float32Array> {
     const job = this.tail.then(() => this.forward(x, sigma, labels, chw));

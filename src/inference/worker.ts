@@ -5,7 +5,7 @@
  */
 import { sampleHeun, SampleCancelled } from '@/sampling/heun';
 import { OnnxModel, selectBackend } from './ort-backend';
-import type { BackendInfo, BackendRequest, ModelSpec, WorkerEvent, WorkerRequest } from './protocol';
+import type { Backend, BackendInfo, BackendRequest, ModelSpec, WorkerEvent, WorkerRequest } from './protocol';
 import { verifySha256 } from './sha256';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -74,14 +74,20 @@ async function createModel(id: number, spec: ModelSpec, request: BackendRequest)
   post({ type: 'status', id, phase: 'verifying', modelId: spec.id, info });
   await verifySha256(bytes, spec.sha256, `The model file ${spec.id}`);
   post({ type: 'status', id, phase: 'creating-session', modelId: spec.id, info });
+  const chw = [spec.channels, spec.resolution, spec.resolution] as const;
+  const open = async (backend: Backend) => {
+    const model = await OnnxModel.create(bytes, backend);
+    await model.warmUp(chw, spec.numClasses);
+    return model;
+  };
   let model: OnnxModel;
   try {
-    model = await OnnxModel.create(bytes, info.backend);
+    model = await open(info.backend);
   } catch (e) {
     if (info.backend !== 'webgpu') throw e;
     // A WebGPU adapter that cannot run the model: fall back to WASM, and say so.
     info = { ...info, backend: 'wasm', notice: `WebGPU could not run the model (${(e as Error).message}); running on WASM instead.` };
-    model = await OnnxModel.create(bytes, 'wasm');
+    model = await open('wasm');
   }
   post({ type: 'status', id, phase: 'ready', modelId: spec.id, info, loadMs: performance.now() - t0 });
   return { key: `${spec.id}|${spec.sha256}|${request}`, model, info };
@@ -93,7 +99,7 @@ async function ensureModel(id: number, spec: ModelSpec, request: BackendRequest)
   if (loaded && loadedKey === key) {
     try {
       const current = await loaded;
-      post({ type: 'status', id, phase: 'ready', modelId: spec.id, info: current.info, loadMs: 0 });
+      post({ type: 'status', id, phase: 'ready', modelId: spec.id, info: current.info });
       return current;
     } catch {
       // The last load failed: try again below.
