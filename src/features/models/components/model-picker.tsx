@@ -27,7 +27,7 @@ export function ModelPicker() {
 
   return (
     <section className="panel" data-testid="model-picker">
-      <label className="field">
+      <label className="field stacked">
         <span>Model</span>
         <select data-testid="model" value={modelId} onChange={(e) => setParam('model', e.target.value)}>
           {manifest.models.map((m) => (
