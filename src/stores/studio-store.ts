@@ -97,6 +97,7 @@ export const useStudioStore = create<StudioState>()((set, get) => {
 
   const onEvent = (event: WorkerEvent) => {
     const isRun = event.id === runId && runId !== 0;
+    // Load events come from the preload, or from the run that waits for (or redoes) it.
     const isLoad = event.id === loadId || isRun || event.id === 0;
     switch (event.type) {
       case 'status': {
@@ -269,7 +270,6 @@ export const useStudioStore = create<StudioState>()((set, get) => {
         guidance: params.guidance,
         batch: params.batch,
       });
-      loadId = runId;
     },
 
     cancel: () => {
