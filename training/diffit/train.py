@@ -190,7 +190,7 @@ def main(argv=None):
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.bf16 and device.type == "cuda")
     next_snapshot = (images_seen // args.snapshot_every + 1) * args.snapshot_every if args.snapshot_every else args.images + 1
     window_loss, window_images, window_start = 0.0, 0, time.perf_counter()
-    run_start = time.perf_counter()
+    run_start, resumed_wall_time = time.perf_counter(), wall_time
     model.train()
     while images_seen < args.images:
         step_start = time.perf_counter()
@@ -233,7 +233,7 @@ def main(argv=None):
                 next_ckpt += args.checkpoint_every
             if images_seen >= next_snapshot:
                 save_atomic({"model_name": args.model, "config": config.to_dict(), "ema": ema.state_dict(),
-                             "images_seen": images_seen, "wall_time_s": wall_time + time.perf_counter() - step_start,
+                             "images_seen": images_seen, "wall_time_s": resumed_wall_time + time.perf_counter() - run_start,
                              "seed": args.seed, "dataset": args.dataset, "classes": class_names,
                              "hardware": hardware_name(device) + (f" x{world}" if world > 1 else "")},
                             out / f"ema-{images_seen:09d}.pt")
@@ -241,12 +241,14 @@ def main(argv=None):
             if images_seen >= next_grid and images_seen < args.images:
                 sample_grid(ema, config, out / f"samples-{images_seen // 1000:06d}k.png", args.grid_steps, args.seed, device)
                 next_grid += args.grid_every
-        wall_time += time.perf_counter() - step_start
-        if args.max_seconds:
-            stop = torch.tensor(float(time.perf_counter() - run_start > args.max_seconds), device=device)
+        wall_time = resumed_wall_time + time.perf_counter() - run_start
+        if args.max_seconds and (not distributed or images_seen % (20 * args.batch) == 0):
+            stop = time.perf_counter() - run_start > args.max_seconds
             if distributed:  # every rank stops at the same step, or DDP would hang
-                dist.all_reduce(stop, op=dist.ReduceOp.MAX)
-            if not stop.item():
+                flag = torch.tensor(float(stop), device=device)
+                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                stop = bool(flag.item())
+            if not stop:
                 continue
             if is_main:
                 print(f"stopping at {images_seen:,} images: --max-seconds {args.max_seconds} reached")

@@ -90,10 +90,12 @@ class TMSA(nn.Module):
 class TimePooling(nn.Module):
     """DiffiP's token mixer: PoolFormer pooling (Yu et al. 2022) made time-dependent.
 
-        z = x_s + x_t W_t,     mixer(x_s, x_t) = AvgPool3x3(z) - z
+        mixer(x_s, x_t) = AvgPool3x3(x_s + x_t W_t) - x_s
 
     The projected time token is added to every token before pooling, the analogue of TMSA's
-    x_t W_t terms; average pooling uses stride 1 and does not count padding.
+    x_t W_t terms. Average pooling (stride 1, padding not counted) keeps a constant, just as
+    attention's row-stochastic weights keep TMSA's x_t W_vt term; PoolFormer's "- x" subtracts the
+    tokens alone, since subtracting x_s + x_t W_t would cancel the time term exactly.
     """
 
     def __init__(self, dim: int, time_dim: int, pool_size: int = 3):
@@ -102,7 +104,6 @@ class TimePooling(nn.Module):
         self.pool = nn.AvgPool2d(pool_size, stride=1, padding=pool_size // 2, count_include_pad=False)
 
     def forward(self, x_s: torch.Tensor, x_t: torch.Tensor, return_attention: bool = False):
-        z = x_s + self.time_proj(x_t)[:, None, None, :]  # (B, H, W, C)
-        z_first = z.permute(0, 3, 1, 2)  # (B, C, H, W)
-        mixed = (self.pool(z_first) - z_first).permute(0, 2, 3, 1)  # (B, H, W, C)
+        z = (x_s + self.time_proj(x_t)[:, None, None, :]).permute(0, 3, 1, 2)  # (B, C, H, W)
+        mixed = self.pool(z).permute(0, 2, 3, 1) - x_s  # (B, H, W, C)
         return mixed, None

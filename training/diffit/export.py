@@ -1,0 +1,219 @@
+"""Export a trained denoiser to ONNX, check it against PyTorch, and record it in the app's manifest.
+
+    python -m diffit.export --checkpoint weights/diffit-fmnist-ema.pt --id diffit-fmnist \
+        --label "DiffiT · Fashion-MNIST" --out-dir ../public/models
+
+The graph holds the EDM preconditioning, so the app feeds (x, sigma, class_label) and reads
+`denoised` and one `attn_<layer>` output per TMSA layer (softmax weights, heads kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import CheckpointError, load_ema_model
+from .diffusion import EDMConstants
+from .models.config import variant_of
+
+OPSET = 17
+PARITY_SIGMAS = (0.002, 0.05, 0.5, 2.0, 20.0, 80.0)
+PARITY_TOLERANCE = 1e-4
+ATTENTION_LAYOUT = ("[batch, heads, windows, query, key]: windows row-major over the (H/window) x (W/window) grid "
+                    "of the layer's feature map, tokens row-major inside a window; each query row sums to 1")
+
+
+class ExportWrapper(torch.nn.Module):
+    """(x, sigma, class_label) -> (denoised, attn_0, attn_1, ...) with the manual attention path."""
+
+    def __init__(self, denoiser: torch.nn.Module):
+        super().__init__()
+        self.denoiser = denoiser
+
+    def forward(self, x, sigma, class_label):
+        denoised, attentions = self.denoiser(x, sigma, class_label, return_attention=True)
+        return (denoised, *attentions)
+
+
+class ParityError(RuntimeError):
+    """onnxruntime and PyTorch disagree beyond the tolerance."""
+
+
+def export_onnx(model: torch.nn.Module, path: Path) -> list[str]:
+    """Write the ONNX file (dynamic batch) and return its output names."""
+    config = model.config
+    layers = model.net.attention_layers()
+    output_names = ["denoised"] + [f"attn_{layer['name']}" for layer in layers]
+    x = torch.randn(2, config.in_channels, config.resolution, config.resolution)
+    sigma = torch.tensor([1.0, 5.0])
+    label = torch.tensor([0, config.num_classes])
+    dynamic = {"x": {0: "batch"}, "sigma": {0: "batch"}, "class_label": {0: "batch"}}
+    dynamic.update({name: {0: "batch"} for name in output_names})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(ExportWrapper(model).eval(), (x, sigma, label), str(path), input_names=["x", "sigma", "class_label"],
+                          output_names=output_names, dynamic_axes=dynamic, opset_version=OPSET, dynamo=False,
+                          do_constant_folding=True)
+    return output_names
+
+
+def check_parity(model: torch.nn.Module, path: Path, seed: int = 0, batch: int = 3) -> dict:
+    """Max abs difference between onnxruntime and PyTorch at several sigmas, on random inputs."""
+    import onnx
+    import onnxruntime as ort
+
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    config = model.config
+    generator = torch.Generator().manual_seed(seed)
+    worst = {"denoised": 0.0, "attention": 0.0}
+    for s in PARITY_SIGMAS:
+        x = torch.randn(batch, config.in_channels, config.resolution, config.resolution, generator=generator) * (1 + s)
+        sigma = torch.full((batch,), s)
+        label = torch.randint(0, config.num_classes + 1, (batch,), generator=generator)
+        with torch.no_grad():
+            expected = ExportWrapper(model)(x, sigma, label)
+        got = session.run(None, {"x": x.numpy(), "sigma": sigma.numpy(), "class_label": label.numpy()})
+        worst["denoised"] = max(worst["denoised"], float(np.abs(got[0] - expected[0].numpy()).max()))
+        for g, e in zip(got[1:], expected[1:]):
+            worst["attention"] = max(worst["attention"], float(np.abs(g - e.numpy()).max()))
+    if max(worst.values()) > PARITY_TOLERANCE:
+        raise ParityError(f"onnxruntime differs from PyTorch by {worst} (tolerance {PARITY_TOLERANCE})")
+    worst["sigmas"] = list(PARITY_SIGMAS)
+    worst["tolerance"] = PARITY_TOLERANCE
+    return worst
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def write_json_atomic(data: dict, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def update_manifest(manifest_path: Path, entry: dict) -> None:
+    """Insert or replace the entry with the same id, keeping the others (under a lock: exports may run together)."""
+    import fcntl
+
+    with open(manifest_path.parent / ".manifest.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _update_manifest_locked(manifest_path, entry)
+
+
+VARIANT_ORDER = ("diffit", "dws", "diffip")
+
+
+def _update_manifest_locked(manifest_path: Path, entry: dict) -> None:
+    manifest = {"version": 1, "models": []}
+    if manifest_path.exists():
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except json.JSONDecodeError as error:
+            raise SystemExit(f"error: {manifest_path} is not valid JSON ({error}); fix or remove it first")
+    models = [m for m in manifest.get("models", []) if m.get("id") != entry["id"]]
+    models.append(entry)
+    order = {v: i for i, v in enumerate(VARIANT_ORDER)}
+    manifest["models"] = sorted(models, key=lambda m: (m.get("dataset", ""), order.get(m.get("variant"), 9), m["id"]))
+    write_json_atomic(manifest, manifest_path)
+
+
+def render_preview(onnx_path: Path, config, out_path: Path, guidance: float, steps: int, seed: int) -> None:
+    """A grid of class-conditional samples (one row per class) from the exported file itself."""
+    from .evaluate import generate
+    from .images import save_grid
+    from .runtime import OnnxDenoiser
+
+    per_class = 8
+    labels = np.repeat(np.arange(config.num_classes), per_class)
+    shape = (config.in_channels, config.resolution, config.resolution)
+    samples = generate(OnnxDenoiser(onnx_path), config.num_classes, labels, shape, steps, guidance, seed, per_class,
+                       progress=False)
+    save_grid(samples, out_path, columns=per_class, scale=2)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m diffit.export", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", required=True, help="training checkpoint or EMA snapshot")
+    p.add_argument("--id", required=True, help="model id in the manifest, e.g. diffit-fmnist")
+    p.add_argument("--label", required=True, help="name shown in the app")
+    p.add_argument("--out-dir", default="../public/models")
+    p.add_argument("--default-steps", type=int, default=18)
+    p.add_argument("--default-guidance", type=float, default=2.0)
+    p.add_argument("--evaluation", help="JSON from diffit.evaluate (a list of rows, one per guidance)")
+    p.add_argument("--training-json", help="JSON with provenance fields that override the checkpoint's")
+    p.add_argument("--preview-steps", type=int, default=18)
+    p.add_argument("--no-preview", action="store_true")
+    args = p.parse_args(argv)
+    out_dir = Path(args.out_dir)
+    try:
+        model, state = load_ema_model(Path(args.checkpoint))
+    except CheckpointError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = model.config
+    final = out_dir / f"{args.id}.onnx"
+    # Export next to the target, check, and only then replace the shipped file.
+    tmp = out_dir / f".{args.id}.onnx.tmp"
+    try:
+        export_onnx(model, tmp)
+        parity = check_parity(model, tmp)
+    except Exception:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, final)
+    print(f"{final}: {final.stat().st_size:,} bytes; parity {parity}")
+    edm = EDMConstants()
+    training = {"dataset_split": "train (60,000 images)", "images_seen": state.get("images_seen"),
+                "hardware": state.get("hardware"), "wall_time_s": state.get("wall_time_s"), "seed": state.get("seed"),
+                "torch": state.get("torch")}
+    if args.training_json:
+        training.update(json.loads(Path(args.training_json).read_text()))
+    entry = {
+        "id": args.id, "label": args.label, "dataset": state.get("dataset", "fashion-mnist"),
+        "classes": state.get("classes", [str(i) for i in range(config.num_classes)]),
+        "num_classes": config.num_classes, "variant": variant_of(config), "resolution": config.resolution,
+        "channels": config.in_channels, "file": final.name, "bytes": final.stat().st_size, "sha256": sha256_of(final),
+        "parameters": sum(t.numel() for t in model.parameters()), "config": config.to_dict(),
+        "edm": {"sigma_min": edm.sigma_min, "sigma_max": edm.sigma_max, "rho": edm.rho, "sigma_data": config.sigma_data},
+        "default_steps": args.default_steps, "default_guidance": args.default_guidance, "opset": OPSET,
+        "attention": [{"output": f"attn_{layer['name']}", "layer": layer["name"], "level": layer["level"],
+                       "resolution": layer["resolution"], "window": layer["window"], "heads": layer["heads"],
+                       "windows": layer["windows"], "tokens": layer["tokens"], "layout": ATTENTION_LAYOUT}
+                      for layer in model.net.attention_layers()],
+        "token_mixer": "attention" if config.token_mixer == "tmsa" else "pooling",
+        "training": training,
+        "parity": parity,
+    }
+    if args.evaluation:
+        rows = json.loads(Path(args.evaluation).read_text())
+        entry["evaluation"] = {"classifier_accuracy": {str(r["guidance"]): r["classifier_accuracy"] for r in rows},
+                               "samples": rows[0]["samples"], "steps": rows[0]["steps"], "seed": rows[0]["seed"],
+                               "measured_on": rows[0].get("device"),
+                               "classifier": "SmallCNN, training/weights/classifier-fmnist.pt"}
+    if not args.no_preview:
+        preview = out_dir / f"{args.id}-preview.png"
+        render_preview(final, config, preview, args.default_guidance, args.preview_steps, seed=1)
+        entry["preview"] = preview.name
+    update_manifest(out_dir / "manifest.json", entry)
+    print(f"manifest entry {args.id} written to {out_dir / 'manifest.json'}")
+
+
+if __name__ == "__main__":
+    main()
