@@ -1,0 +1,141 @@
+"""Every registered variant gets shape, gradient and export tests (parametrised over the registry)."""
+
+import numpy as np
+import pytest
+import torch
+
+from diffit.models import MODEL_PRESETS, build_model
+from diffit.models.token_mixers import TMSA, relative_position_index, window_merge, window_partition
+
+TINY = [name for name in MODEL_PRESETS if name.endswith("-tiny")]
+SHIPPED = [name for name in MODEL_PRESETS if name.endswith("-fmnist")]
+
+
+def inputs(config, batch=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, config.in_channels, config.resolution, config.resolution, generator=g)
+    return x, torch.tensor([0.5, 3.0][:batch]), torch.tensor([1, config.num_classes][:batch])
+
+
+@pytest.mark.parametrize("name", TINY + SHIPPED)
+def test_shapes(name):
+    model = build_model(name).eval()
+    x, sigma, label = inputs(model.config)
+    with torch.no_grad():
+        denoised, attentions = model(x, sigma, label, return_attention=True)
+    assert denoised.shape == x.shape and torch.isfinite(denoised).all()
+    layers = model.net.attention_layers()
+    assert len(attentions) == len(layers)
+    for a, layer in zip(attentions, layers):
+        assert a.shape == (2, layer["heads"], layer["windows"], layer["tokens"], layer["tokens"])
+        torch.testing.assert_close(a.sum(-1), torch.ones_like(a.sum(-1)))  # every row is a distribution
+
+
+@pytest.mark.parametrize("name", TINY)
+def test_fast_and_manual_attention_agree(name):
+    model = build_model(name).eval()
+    x, sigma, label = inputs(model.config)
+    with torch.no_grad():
+        fast, _ = model(x, sigma, label, return_attention=False)
+        manual, _ = model(x, sigma, label, return_attention=True)
+    torch.testing.assert_close(fast, manual, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", TINY)
+def test_gradients_reach_every_parameter(name):
+    torch.manual_seed(0)
+    model = build_model(name)
+    for p in model.parameters():  # zero-initialised tables would hide a broken path: perturb them
+        p.data.add_(torch.randn_like(p) * 0.01)
+    x, sigma, label = inputs(model.config)
+    denoised, _ = model(x, sigma, label)
+    denoised.square().mean().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
+    assert not missing, f"no gradient reaches {missing}"
+
+
+def test_tmsa_attention_depends_on_time():
+    """Same x at two sigmas gives different attention: x_t enters q and k (Eq. 3-4)."""
+    model = build_model("diffit-tiny").eval()
+    x, _, _ = inputs(model.config, batch=1)
+    label = torch.tensor([model.config.num_classes])
+    with torch.no_grad():
+        # Feed the same network input at both noise levels, so only the time token x_t differs.
+        _, low = model.net(x, torch.tensor([np.log(0.1) / 4]), label, return_attention=True)
+        _, high = model.net(x, torch.tensor([np.log(10.0) / 4]), label, return_attention=True)
+    for a, b in zip(low, high):
+        assert not torch.allclose(a, b, atol=1e-6)
+
+
+def test_trained_tmsa_attention_changes_along_the_trajectory():
+    """In the shipped model, the attention rows move by a clear total-variation distance between sigmas."""
+    from conftest import REPO
+    from diffit.checkpoint import load_ema_model
+
+    model, _ = load_ema_model(REPO / "training" / "weights" / "diffit-fmnist-ema.pt")
+    x, _, _ = inputs(model.config, batch=1)
+    label = torch.tensor([model.config.num_classes])
+    with torch.no_grad():
+        _, low = model.net(x, torch.tensor([np.log(0.05) / 4]), label, return_attention=True)
+        _, high = model.net(x, torch.tensor([np.log(20.0) / 4]), label, return_attention=True)
+    total_variation = [0.5 * (a - b).abs().sum(-1).mean().item() for a, b in zip(low, high)]
+    assert max(total_variation) > 0.05, total_variation
+
+
+def test_tmsa_time_terms_are_linear_in_x_t():
+    """q = x_s W_qs + x_t W_qt: zeroing W_t removes all time dependence."""
+    tmsa = TMSA(dim=16, time_dim=8, heads=2, window=4).eval()
+    torch.nn.init.zeros_(tmsa.qkv_time.weight)
+    x = torch.randn(1, 8, 8, 16)
+    with torch.no_grad():
+        out1, a1 = tmsa(x, torch.randn(1, 8), return_attention=True)
+        out2, a2 = tmsa(x, torch.randn(1, 8), return_attention=True)
+    torch.testing.assert_close(a1, a2)
+
+
+def test_window_partition_roundtrip_and_order():
+    x = torch.arange(2 * 8 * 8 * 3, dtype=torch.float32).reshape(2, 8, 8, 3)
+    windows = window_partition(x, 4)
+    assert windows.shape == (8, 16, 3)
+    torch.testing.assert_close(windows[1, 0], x[0, 0, 4])  # window 1 = top-right; its first token is (0, 4)
+    torch.testing.assert_close(window_merge(windows, 4, 8, 8), x)
+
+
+def test_relative_position_index_hand_case():
+    index = relative_position_index(2)  # offsets (dy, dx) in {-1, 0, 1}^2 -> (dy+1)*3 + (dx+1)
+    assert index[0, 0] == 4 and index[0, 3] == 0 and index[3, 0] == 8 and index[1, 2] == 2
+
+
+def test_diffip_depends_on_time_beyond_preconditioning():
+    """With the EDM scalings held fixed, the pooling network's output still changes with c_noise."""
+    model = build_model("diffip-tiny").eval()
+    x, _, _ = inputs(model.config, batch=1)
+    label = torch.tensor([0])
+    with torch.no_grad():
+        f_low, _ = model.net(x, torch.tensor([np.log(0.1) / 4]), label)
+        f_high, _ = model.net(x, torch.tensor([np.log(10.0) / 4]), label)
+        f_other_class, _ = model.net(x, torch.tensor([np.log(0.1) / 4]), torch.tensor([5]))
+    assert (f_low - f_high).abs().max() > 1e-3
+    assert (f_low - f_other_class).abs().max() > 1e-3
+
+
+def test_dws_replaces_every_3x3_convolution():
+    for name in ("dws-fmnist", "diffip-fmnist"):
+        model = build_model(name)
+        dense = [n for n, m in model.named_modules()
+                 if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3) and m.groups == 1 and m.in_channels > 1]
+        assert not dense, dense
+    assert any(isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3) and m.groups == 1
+               for m in build_model("diffit-fmnist").modules())
+
+
+@pytest.mark.parametrize("name", TINY)
+def test_export_parity(name, tmp_path):
+    from diffit.export import check_parity, export_onnx
+
+    torch.manual_seed(0)
+    model = build_model(name).eval()
+    outputs = export_onnx(model, tmp_path / "m.onnx")
+    assert outputs[0] == "denoised" and len(outputs) == 1 + len(model.net.attention_layers())
+    worst = check_parity(model, tmp_path / "m.onnx")
+    assert worst["denoised"] <= 1e-4 and worst["attention"] <= 1e-4

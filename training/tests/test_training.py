@@ -1,0 +1,146 @@
+import hashlib
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import REPO
+from diffit.data import DataError, load_fashion_mnist, read_idx
+from diffit.diffusion import EDMLoss
+from diffit.models import build_model
+
+
+def run_cli(module, *args, cwd=None):
+    return subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd or REPO / "training", timeout=600)
+
+
+def test_few_steps_lower_the_loss_on_a_fixed_batch(tiny_fmnist):
+    torch.manual_seed(0)
+    images, labels = load_fashion_mnist(tiny_fmnist)
+    x, y = torch.from_numpy(images[:16]), torch.from_numpy(labels[:16])
+    model = build_model("diffit-tiny")
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    loss_fn = EDMLoss(num_classes=10, label_dropout=0.0)
+
+    def loss_at_fixed_noise():
+        return loss_fn(model, x, y, torch.Generator().manual_seed(123))
+
+    with torch.no_grad():
+        before = loss_at_fixed_noise().item()
+    for _ in range(25):
+        loss = loss_at_fixed_noise()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        after = loss_at_fixed_noise().item()
+    assert after < 0.7 * before, (before, after)
+
+
+def test_idx_reader_and_padding(tiny_fmnist):
+    images, labels = load_fashion_mnist(tiny_fmnist, "test")
+    assert images.shape == (20, 1, 32, 32) and labels.shape == (20,)
+    assert images.min() >= -1 and images.max() <= 1
+    assert np.all(images[:, :, :2] == -1) and np.all(images[:, :, :, -2:] == -1)  # 2-pixel padding
+
+
+def test_corrupt_or_missing_data_gives_clear_errors(tmp_path, tiny_fmnist):
+    with pytest.raises(DataError, match="does not exist"):
+        load_fashion_mnist(tmp_path / "nowhere")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "train-images-idx3-ubyte").write_bytes(b"not an idx file at all")
+    (bad / "train-labels-idx1-ubyte").write_bytes((tiny_fmnist / "train-labels-idx1-ubyte").read_bytes())
+    with pytest.raises(DataError, match="bad magic"):
+        load_fashion_mnist(bad)
+    truncated = tmp_path / "t.idx"
+    truncated.write_bytes((tiny_fmnist / "train-labels-idx1-ubyte").read_bytes()[:-5])
+    with pytest.raises(DataError, match="declares"):
+        read_idx(truncated)
+
+
+def test_train_cli_checkpoints_resumes_and_protects_good_runs(tmp_path, tiny_fmnist):
+    out = tmp_path / "run"
+    common = ["--model", "dws-tiny", "--data", tiny_fmnist, "--out", out, "--batch", 16, "--grid-steps", 2,
+              "--checkpoint-every", 32, "--quiet", "--seed", 3]
+    first = run_cli("diffit.train", *common, "--images", 64)
+    assert first.returncode == 0, first.stderr
+    ckpt = out / "checkpoint.pt"
+    assert ckpt.exists() and (out / "samples.png").exists()
+    assert json.loads((out / "summary.json").read_text())["images_seen"] == 64
+    good = ckpt.read_bytes()
+
+    again = run_cli("diffit.train", *common, "--images", 64)
+    assert again.returncode == 2 and "already exists" in again.stderr
+    missing = run_cli("diffit.train", *[a if a != tiny_fmnist else tmp_path / "gone" for a in common], "--resume",
+                      "--images", 96)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    assert ckpt.read_bytes() == good  # a bad data path never touches the good checkpoint
+
+    resumed = run_cli("diffit.train", *common, "--resume", "--images", 96)
+    assert resumed.returncode == 0, resumed.stderr
+    state = torch.load(ckpt, weights_only=False)
+    assert state["images_seen"] == 96
+
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "checkpoint.pt").write_bytes(b"garbage")
+    broken = run_cli("diffit.train", *common[:4], "--out", tmp_path / "broken", "--resume", "--images", 96, "--quiet")
+    assert broken.returncode == 2 and "unreadable" in broken.stderr
+
+
+def test_training_is_seeded(tmp_path, tiny_fmnist):
+    weights = []
+    for name in ("a", "b"):
+        result = run_cli("diffit.train", "--model", "diffip-tiny", "--data", tiny_fmnist, "--out", tmp_path / name,
+                         "--batch", 16, "--images", 32, "--grid-steps", 1, "--quiet", "--seed", 7)
+        assert result.returncode == 0, result.stderr
+        weights.append(torch.load(tmp_path / name / "checkpoint.pt", weights_only=False)["model"])
+    for key in weights[0]:
+        torch.testing.assert_close(weights[0][key], weights[1][key], rtol=0, atol=0)
+
+
+def test_export_cli_writes_a_checked_manifest_entry(tmp_path, tiny_fmnist):
+    run = tmp_path / "run"
+    assert run_cli("diffit.train", "--model", "diffit-tiny", "--data", tiny_fmnist, "--out", run, "--batch", 16,
+                   "--images", 16, "--grid-steps", 1, "--quiet").returncode == 0
+    models = tmp_path / "models"
+    result = run_cli("diffit.export", "--checkpoint", run / "checkpoint.pt", "--id", "t", "--label", "Tiny",
+                     "--out-dir", models, "--preview-steps", 1)
+    assert result.returncode == 0, result.stderr
+    entry = json.loads((models / "manifest.json").read_text())["models"][0]
+    data = (models / "t.onnx").read_bytes()
+    assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["bytes"] == len(data)
+    assert entry["parity"]["denoised"] <= 1e-4 and len(entry["attention"]) == 4
+    assert entry["training"]["images_seen"] == 16 and (models / entry["preview"]).exists()
+    bad = run_cli("diffit.export", "--checkpoint", tmp_path / "nope.pt", "--id", "t", "--label", "x", "--out-dir", models)
+    assert bad.returncode == 2 and "does not exist" in bad.stderr
+    assert (models / "t.onnx").read_bytes() == data
+
+
+def test_shipped_models_match_their_manifest():
+    manifest = json.loads((REPO / "public" / "models" / "manifest.json").read_text())
+    assert {m["id"] for m in manifest["models"]} >= {"diffit-fmnist", "dws-fmnist", "diffip-fmnist"}
+    for entry in manifest["models"]:
+        data = (REPO / "public" / "models" / entry["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"] and len(data) == entry["bytes"]
+        assert len(data) < 12 * 2**20
+        for key in ("images_seen", "hardware", "wall_time_s", "seed"):
+            assert entry["training"][key] is not None
+        assert (REPO / "public" / "models" / entry["preview"]).exists()
+
+
+def test_sample_cli_is_deterministic(tmp_path):
+    args = ["--manifest", REPO / "public/models/manifest.json", "--model", "diffit-fmnist", "--seed", 5, "--steps", 2,
+            "--class", "Trouser", "--guidance", 2, "--batch", 2]
+    a = run_cli("diffit.sample", *args, "--json", tmp_path / "a.json", "--png", tmp_path / "a.png", cwd=REPO)
+    b = run_cli("diffit.sample", *args, "--json", tmp_path / "b.json", cwd=REPO)
+    assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
+    ja, jb = (json.loads((tmp_path / f).read_text()) for f in ("a.json", "b.json"))
+    assert ja["shape"] == [2, 1, 32, 32] and ja["class"] == 1 and len(ja["pixels"]) == 2048
+    assert ja["pixels"] == jb["pixels"]
+    bad = run_cli("diffit.sample", *args[:4], "--class", "Spaceship", cwd=REPO)
+    assert bad.returncode != 0 and "Spaceship" in bad.stderr
