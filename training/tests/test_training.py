@@ -1,4 +1,5 @@
 import hashlib
+from pathlib import Path
 import json
 import subprocess
 import sys
@@ -144,3 +145,15 @@ def test_sample_cli_is_deterministic(tmp_path):
     assert ja["pixels"] == jb["pixels"]
     bad = run_cli("diffit.sample", *args[:4], "--class", "Spaceship", cwd=REPO)
     assert bad.returncode != 0 and "Spaceship" in bad.stderr
+
+
+def test_ddp_under_torchrun(tmp_path, tiny_fmnist):
+    """Two CPU processes (gloo) train one model with PyTorch DDP; rank 0 writes the run."""
+    torchrun = Path(sys.executable).with_name("torchrun")
+    result = subprocess.run([str(torchrun), "--nproc_per_node=2", "--master_port=29533", "-m", "diffit.train",
+                             "--model", "diffip-tiny", "--data", str(tiny_fmnist), "--out", str(tmp_path / "ddp"),
+                             "--images", "64", "--batch", "16", "--grid-steps", "1", "--quiet"],
+                            capture_output=True, text=True, cwd=REPO / "training", timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
+    assert summary["world"] == 2 and summary["images_seen"] == 64
