@@ -116,7 +116,8 @@ def main(argv=None):
     accuracy = float((predict(model, x_test, device) == y_test).mean())
     wall = time.perf_counter() - start
     hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    save_atomic({"arch": {"in_channels": 1, "num_classes": 10, "feature_dim": 256}, "model": model.state_dict(),
+    save_atomic({"arch": {"in_channels": 1, "num_classes": 10, "feature_dim": 256},
+                 "model": {k: v.cpu() for k, v in model.state_dict().items()},
                  "test_accuracy": accuracy, "dataset": "fashion-mnist", "epochs": args.epochs, "seed": args.seed,
                  "wall_time_s": wall, "hardware": hardware}, Path(args.out))
     print(f"test accuracy {accuracy:.4f} on {len(y_test)} images; {wall:.0f} s on {hardware}")

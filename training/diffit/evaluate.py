@@ -78,7 +78,7 @@ def main(argv=None):
             if not Path(args.onnx).is_file():
                 raise CheckpointError(f"model file {args.onnx} does not exist")
             denoise, to_array = OnnxDenoiser(args.onnx), None
-        classifier, _ = load_classifier(Path(args.classifier), args.device)
+        classifier, classifier_state = load_classifier(Path(args.classifier), args.device)
     except (CheckpointError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
@@ -95,6 +95,7 @@ def main(argv=None):
         row = {"guidance": guidance, "samples": len(labels), "steps": args.steps, "seed": args.seed,
                "classifier_accuracy": acc["accuracy"], "per_class_accuracy": acc["per_class"],
                "seconds": time.perf_counter() - start, "device": str(args.device),
+               "classifier_test_accuracy": classifier_state.get("test_accuracy"),
                "source": args.checkpoint or args.onnx}
         results.append(row)
         print(json.dumps({k: v for k, v in row.items() if k != "per_class_accuracy"}))

@@ -206,7 +206,8 @@ def main(argv=None):
         entry["evaluation"] = {"classifier_accuracy": {str(r["guidance"]): r["classifier_accuracy"] for r in rows},
                                "samples": rows[0]["samples"], "steps": rows[0]["steps"], "seed": rows[0]["seed"],
                                "measured_on": rows[0].get("device"),
-                               "classifier": "SmallCNN, training/weights/classifier-fmnist.pt"}
+                               "classifier": "SmallCNN, training/weights/classifier-fmnist.pt",
+                               "classifier_test_accuracy": rows[0].get("classifier_test_accuracy")}
     if not args.no_preview:
         preview = out_dir / f"{args.id}-preview.png"
         render_preview(final, config, preview, args.default_guidance, args.preview_steps, seed=1)
