@@ -37,7 +37,7 @@ test.describe('generate on WASM', () => {
     const model = shippedModel();
     test.skip(model.num_classes === 0, 'the shipped model is unconditional');
     const args = { model: model.id, seed: 11, steps: 3, classLabel: 1 % model.num_classes, guidance: 2, batch: 2 };
-    await studio.goto({ backend: 'wasm' });
+    await studio.goto({ backend: 'wasm', model: model.id });
     await page.getByTestId('seed').fill(String(args.seed));
     await page.getByTestId('steps').fill(String(args.steps));
     await page.getByTestId('class').selectOption(String(args.classLabel));
@@ -85,4 +85,23 @@ test.describe('generate on WASM', () => {
     await page.getByTestId('batch').fill('1');
     expect((await studio.generate()).status).toBe('done');
   });
+});
+
+test('every model in the manifest loads from the picker and matches python', async ({ studio, page }, testInfo) => {
+  const { readFileSync } = await import('node:fs');
+  const manifest = JSON.parse(readFileSync('public/models/manifest.json', 'utf8')) as { models: { id: string; channels: number }[] };
+  await studio.goto({ backend: 'wasm', steps: 2, batch: 1, seed: 1, class: 'none', guidance: 1 });
+  for (const model of manifest.models) {
+    await page.getByTestId('model').selectOption(model.id);
+    await expect(page.getByTestId('model-load')).toHaveText(/ready/, { timeout: 60_000 });
+    await page.getByTestId('steps').fill('2');
+    const state = await studio.generate();
+    expect(state.status, model.id).toBe('done');
+    expect(state.params.model).toBe(model.id);
+    const reference = pythonSample({ model: model.id, seed: 1, steps: 2, classLabel: null, guidance: 1, batch: 1 }, testInfo.outputPath(`${model.id}.json`));
+    const diff = pixelDiff(await studio.canvasPixels(model.channels), reference.pixels);
+    console.log(`[wasm] ${model.id}: ms/forward ${state.msPerForward?.toFixed(1)} (batch 1), pixel diff max ${diff.max} mean ${diff.mean.toFixed(4)}`);
+    expect(diff.max, model.id).toBeLessThanOrEqual(MAX_DIFF);
+    expect(diff.mean, model.id).toBeLessThanOrEqual(MEAN_DIFF);
+  }
 });

@@ -47,10 +47,10 @@ export function pythonSample(args: SampleArgs, outJson: string): PythonSample {
   return JSON.parse(readFileSync(outJson, 'utf8')) as PythonSample;
 }
 
-/** The first model of the shipped manifest. */
+/** The shipped DiffiT model (variant "diffit"), else the manifest's first model. */
 export function shippedModel(): { id: string; num_classes: number; default_guidance: number } {
   const manifest = JSON.parse(readFileSync(resolve(REPO_ROOT, 'public/models/manifest.json'), 'utf8'));
-  return manifest.models[0];
+  return manifest.models.find((m: { variant: string }) => m.variant === 'diffit') ?? manifest.models[0];
 }
 
 export interface PixelDiff {

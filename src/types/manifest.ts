@@ -36,7 +36,10 @@ export interface ModelEntry {
   default_guidance: number;
   attention?: AttentionOutput[];
   training?: { images_seen?: number; hardware?: string; wall_time_s?: number; seed?: number; [key: string]: unknown };
-  evaluation?: { classifier_accuracy?: number; samples?: number; [key: string]: unknown };
+  /** Classifier accuracy of samples, one number or one per guidance scale ({"2.0": 0.97}). */
+  evaluation?: { classifier_accuracy?: number | Record<string, number>; samples?: number; [key: string]: unknown };
+  /** Max |ONNX - PyTorch| of the exported graph. */
+  parity?: { denoised?: number; attention?: number; [key: string]: unknown };
   preview?: string | null;
 }
 

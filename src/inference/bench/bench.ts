@@ -17,6 +17,7 @@ const loaders: Record<string, () => Promise<OrtModule>> = {
 };
 
 export interface BenchResult {
+  model: string;
   bundle: string;
   ep: string;
   batch: number;
@@ -42,13 +43,14 @@ async function main(): Promise<BenchResult> {
   const batch = Number(q.get('batch') ?? 1);
   const runs = Number(q.get('runs') ?? 20);
   const manifest = await fetchManifest(manifestUrl());
-  const spec = toModelSpec(manifest.models[0]);
+  const entry = manifest.models.find((m) => m.id === q.get('model')) ?? manifest.models[0];
+  const spec = toModelSpec(entry);
   const bytes = new Uint8Array(await (await fetch(spec.url)).arrayBuffer());
   const ort = await loaders[bundle]();
-  const threads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+  const threads = Number(q.get('threads') ?? (self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1));
   ort.env.wasm.numThreads = threads;
   ort.env.logLevel = 'error';
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: [ep], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: [ep], graphOptimizationLevel: (q.get('opt') ?? 'all') as 'all', logSeverityLevel: 3, enableProfiling: q.has('profile') });
   const shape = [batch, spec.channels, spec.resolution, spec.resolution];
   const x = normalTensor(1, shape);
   const feeds = {
@@ -66,9 +68,10 @@ async function main(): Promise<BenchResult> {
     if (i >= 2) times.push(dt); // two warm-up runs
     checksum = data.reduce((a, v) => a + Math.abs(v), 0);
   }
+  if (q.has('profile')) session.endProfiling();
   const sorted = [...times].sort((a, b) => a - b);
   return {
-    bundle, ep, batch, runs, threads,
+    model: entry.id, bundle, ep, batch, runs, threads,
     msPerForward: times,
     medianMs: sorted[Math.floor(sorted.length / 2)],
     meanMs: times.reduce((a, b) => a + b, 0) / times.length,

@@ -1,6 +1,19 @@
+import { manifestUrl } from '@/lib/manifest';
 import { selectedModel, useStudioStore } from '@/stores/studio-store';
+import type { ModelEntry } from '@/types/manifest';
 
 const formatCount = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : String(n));
+
+const percent = (v: number) => `${(100 * v).toFixed(1)} %`;
+
+function accuracyText(model: ModelEntry): string | null {
+  const acc = model.evaluation?.classifier_accuracy;
+  if (acc === undefined) return null;
+  const samples = model.evaluation?.samples ? ` (${model.evaluation.samples} samples)` : '';
+  if (typeof acc === 'number') return `${percent(acc)}${samples}`;
+  const parts = Object.entries(acc).map(([w, v]) => `${percent(v)} at w=${Number(w)}`);
+  return parts.length ? `${parts.join(', ')}${samples}` : null;
+}
 
 /** Chooses a model from the manifest and tells where it comes from. */
 export function ModelPicker() {
@@ -54,16 +67,26 @@ export function ModelPicker() {
             {model.training?.images_seen ? `${formatCount(model.training.images_seen)} images seen` : 'untrained'}
             {model.training?.hardware ? ` on ${model.training.hardware}` : ''}
             {model.training?.wall_time_s ? `, ${Math.round(model.training.wall_time_s / 60)} min` : ''}
-            {typeof model.evaluation?.classifier_accuracy === 'number' && model.evaluation.samples
-              ? `; classifier accuracy ${(100 * model.evaluation.classifier_accuracy).toFixed(1)} % on ${model.evaluation.samples} samples`
-              : ''}
           </dd>
+          {accuracyText(model) && (
+            <>
+              <dt>Class accuracy</dt>
+              <dd>{accuracyText(model)}</dd>
+            </>
+          )}
+          {typeof model.parity?.denoised === 'number' && (
+            <>
+              <dt>ONNX parity</dt>
+              <dd>max |Δ| {model.parity.denoised.toExponential(1)} vs PyTorch</dd>
+            </>
+          )}
           <dt>File</dt>
           <dd>
             {model.file} · {formatCount(model.bytes)}B · <span data-testid="model-load">{loadText}</span>
           </dd>
         </dl>
       )}
+      {model?.preview && <img className="model-preview" src={new URL(model.preview, manifestUrl()).href} alt={`samples from ${model.label}`} />}
     </section>
   );
 }
