@@ -3,6 +3,12 @@ import { expect, test } from './support/studio-page';
 
 // Runs in the `chromium-webgpu` project (--enable-unsafe-webgpu: SwiftShader, ~100x slower
 // than WASM), so batch 1 and 2 steps.
+//
+// WebGPU shaders sum and exponentiate in another order than onnxruntime's CPU kernels (one
+// forward differs by ~1e-4 relative), and two Heun steps from sigma 80 amplify that, so a few
+// pixels may be off by up to 3-4 levels; the mean stays tiny.
+const MAX_DIFF = 4;
+const MEAN_DIFF = 0.05;
 test('WebGPU batch of one matches python -m diffit.sample', async ({ studio }, testInfo) => {
   const model = shippedModel();
   const args = { model: model.id, seed: 7, steps: 2, classLabel: null, guidance: 1, batch: 1 };
@@ -20,8 +26,8 @@ test('WebGPU batch of one matches python -m diffit.sample', async ({ studio }, t
   console.log(`[webgpu] ${timing}`);
   // Not all zeros (ORT returns zeros instead of failing on some missing GPU features).
   expect(state.result!.pixels.some((p) => p !== state.result!.pixels[0])).toBe(true);
-  expect(diff.max).toBeLessThanOrEqual(2);
-  expect(diff.mean).toBeLessThanOrEqual(0.05);
+  expect(diff.max).toBeLessThanOrEqual(MAX_DIFF);
+  expect(diff.mean).toBeLessThanOrEqual(MEAN_DIFF);
 });
 
 test('auto prefers WASM over a software WebGPU adapter, and says so', async ({ studio }) => {
