@@ -1,7 +1,20 @@
-"""Judge a model's samples with the project's classifier: class accuracy of class-conditional samples.
+"""Judge a model's samples: class accuracy, FD_clf, k-NN precision/recall and (given the weights) Inception FID.
 
     python -m diffit.evaluate --checkpoint runs/diffit-fmnist/checkpoint.pt --classifier runs/classifier-fmnist.pt
     python -m diffit.evaluate --onnx public/models/diffit-fmnist.onnx --classifier runs/classifier-fmnist.pt
+    python -m diffit.evaluate --checkpoint runs/diffit-cifar10/checkpoint.pt --classifier runs/classifier-cifar10.pt \\
+        --dataset cifar10 --fd-samples 10000 --inception-weights inception-2015-12-05.pt --json eval.json
+
+Per guidance scale, two sample sets are drawn with the deterministic Heun sampler:
+- `--samples` class-conditional samples, equal per class (noise seed --seed): classifier accuracy, per class and
+  mean over classes.
+- `--fd-samples` samples whose labels follow the training split's class frequencies (noise seed --seed + 1),
+  compared with as many training images (a seeded subset): FD_clf, the Fréchet distance in the classifier's
+  penultimate features; k-NN precision and recall in the same features; Inception FID with --inception-weights.
+The real-vs-real floor compares the test split with the training subset at the test split's size (capped by
+--fd-samples), and the generated set is measured again at that size (`*_at_floor_samples`): Fréchet distances are
+biased upwards at small sample counts, so only numbers at equal counts compare. Samples are quantised to the
+8-bit pixels the app shows before they are judged.
 """
 
 from __future__ import annotations
@@ -15,28 +28,43 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .data import DATASETS, DataError, dataset_names, load_dataset
 from .diffusion import EDMConstants, guided_denoiser, heun_sample, karras_sigmas
+from .images import to_uint8
+from .metrics import InceptionFeatures, frechet_distance_features, precision_recall
 from .noise import normal_tensor
 from .runtime import OnnxDenoiser, TorchDenoiser, concat_for
 
 
 def generate(denoise, num_classes: int, labels: np.ndarray, shape: tuple[int, int, int], steps: int, guidance: float,
              seed: int, batch: int, to_array=None, progress: bool = True) -> np.ndarray:
-    """Samples for the given labels; sample i starts from noise row i of seed `seed`."""
+    """Samples for the given labels; sample i starts from noise row i of seed `seed`.
+
+    Batches hold at most `batch` samples and never mix labels (guidance runs one label per forward).
+    """
     edm = EDMConstants()
     sigmas = karras_sigmas(steps, edm.sigma_min, edm.sigma_max, edm.rho)
-    noise = normal_tensor(seed, (len(labels), *shape))
+    noise = normal_tensor(seed, (len(labels), *shape))  # (N, C, H, W)
+    labels = np.asarray(labels)
+    starts = [0]
+    while starts[-1] < len(labels):  # cut at label changes and every `batch` samples
+        start = starts[-1]
+        end = min(start + batch, len(labels))
+        change = np.flatnonzero(labels[start:end] != labels[start])
+        starts.append(start + int(change[0]) if len(change) else end)
     out = []
-    for start in tqdm(range(0, len(labels), batch), disable=not progress, unit="batch"):
-        chunk = noise[start:start + batch]
+    for start, end in tqdm(list(zip(starts[:-1], starts[1:])), disable=not progress, unit="batch", desc="sampling"):
+        chunk = noise[start:end]
         x0 = to_array(chunk) if to_array else chunk
-        label = int(labels[start])
-        if np.any(labels[start:start + batch] != label):
-            raise ValueError("each batch must hold one label (sort labels and use a batch dividing the class count)")
-        d = guided_denoiser(denoise, label, num_classes, guidance, concat_for(x0))
+        d = guided_denoiser(denoise, int(labels[start]), num_classes, guidance, concat_for(x0))
         x = heun_sample(d, x0, sigmas)
         out.append(x if isinstance(x, np.ndarray) else x.float().cpu().numpy())
     return np.concatenate(out)
+
+
+def quantise(x: np.ndarray) -> np.ndarray:
+    """Images in [-1, 1] rounded to the 8-bit pixels of docs/contracts.md, back in [-1, 1]."""
+    return to_uint8(x).astype(np.float32) / 127.5 - 1.0
 
 
 def class_accuracy(classifier, samples: np.ndarray, labels: np.ndarray, device="cpu") -> dict:
@@ -44,7 +72,82 @@ def class_accuracy(classifier, samples: np.ndarray, labels: np.ndarray, device="
 
     predicted = predict(classifier, samples, device)
     per_class = [float((predicted[labels == c] == c).mean()) for c in np.unique(labels)]
-    return {"accuracy": float((predicted == labels).mean()), "per_class": per_class}
+    return {"accuracy": float((predicted == labels).mean()), "per_class": per_class,
+            "mean_class": float(np.mean(per_class))}
+
+
+def proportional_labels(train_labels: np.ndarray, n: int, num_classes: int) -> np.ndarray:
+    """n sorted labels with the class frequencies of `train_labels` (largest-remainder rounding)."""
+    share = np.bincount(train_labels, minlength=num_classes) / len(train_labels) * n
+    counts = np.floor(share).astype(int)
+    counts[np.argsort(counts - share)[: n - counts.sum()]] += 1  # largest remainders first
+    return np.repeat(np.arange(num_classes), counts)
+
+
+class RealFeatures:
+    """Classifier (and Inception) features of the real images that generated sets are compared with."""
+
+    def __init__(self, classifier, inception, dataset: str, data: str | None, fd_samples: int, seed: int, device):
+        from .classifier import embed
+
+        train, self.train_labels, self.classes = load_dataset(dataset, data, "train")
+        test, _, _ = load_dataset(dataset, data, "test")
+        rng = np.random.default_rng(seed)
+        self.n = min(fd_samples, len(train))
+        self.n_floor = min(fd_samples, len(test))
+        reference = train[rng.choice(len(train), self.n, replace=False)]  # seeded subset, class mix of train
+        test = test[rng.choice(len(test), self.n_floor, replace=False)]
+        self.reference_description = f"{dataset} train split ({len(train):,} images; {self.n:,} drawn)"
+        self.test_description = f"{dataset} {DATASETS[dataset].test_split}: {self.n_floor:,} images"
+        self.clf = embed(classifier, reference, device)  # (n, 256)
+        self.clf_test = embed(classifier, test, device)  # (n_floor, 256)
+        self.inception = self.inception_test = None
+        if inception is not None:
+            self.inception = inception(reference)  # (n, 2048)
+            self.inception_test = inception(test)  # (n_floor, 2048)
+
+    def floor(self) -> dict:
+        """Real-vs-real: test split against the first n_floor training-reference images."""
+        row = {"fd_clf_floor": frechet_distance_features(self.clf_test, self.clf[: self.n_floor])}
+        if self.inception is not None:
+            row["fid_inception_floor"] = frechet_distance_features(self.inception_test, self.inception[: self.n_floor])
+        return row
+
+
+def distribution_metrics(real: RealFeatures, classifier, inception, samples: np.ndarray, k: int, seed: int,
+                         device) -> dict:
+    """FD_clf, precision/recall and Inception FID of generated samples against the real reference."""
+    from .classifier import embed
+
+    fake = embed(classifier, samples, device)  # (n_fake, 256)
+    # The same number of generated samples as the floor uses, drawn across classes (samples are sorted by label).
+    at_floor = np.random.default_rng(seed).choice(len(samples), min(real.n_floor, len(samples)), replace=False)
+    pr = precision_recall(real.clf, fake, k)
+    row = {"fd_clf": frechet_distance_features(fake, real.clf),
+           "fd_clf_at_floor_samples": frechet_distance_features(fake[at_floor], real.clf[: len(at_floor)]),
+           "precision": pr["precision"], "recall": pr["recall"]}
+    if inception is not None:
+        fake_inception = inception(samples)  # (n_fake, 2048)
+        row["fid_inception"] = frechet_distance_features(fake_inception, real.inception)
+        row["fid_inception_at_floor_samples"] = frechet_distance_features(fake_inception[at_floor],
+                                                                          real.inception[: len(at_floor)])
+    return row
+
+
+def print_table(rows: list[dict]) -> None:
+    """One line per guidance scale; '-' where a metric was not computed."""
+    columns = [("guidance", "guidance", "{:g}"), ("acc", "classifier_accuracy", "{:.3f}"),
+               ("mean/class", "mean_class_accuracy", "{:.3f}"), ("FD_clf", "fd_clf", "{:.3f}"),
+               ("FD_clf@floor_n", "fd_clf_at_floor_samples", "{:.3f}"), ("floor", "fd_clf_floor", "{:.3f}"),
+               ("precision", "precision", "{:.3f}"), ("recall", "recall", "{:.3f}"),
+               ("FID", "fid_inception", "{:.2f}"), ("FID floor", "fid_inception_floor", "{:.2f}")]
+    cells = [[name for name, _, _ in columns]]
+    cells += [[fmt.format(row[key]) if row.get(key) is not None else "-" for _, key, fmt in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    for i, line in enumerate(cells):
+        print("  ".join(cell.rjust(width) for cell, width in zip(line, widths)))
+        if i == 0:
+            print("  ".join("-" * width for width in widths))
 
 
 def main(argv=None):
@@ -58,49 +161,94 @@ def main(argv=None):
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="a training checkpoint or EMA snapshot (PyTorch)")
     source.add_argument("--onnx", help="an exported model (onnxruntime, CPU)")
-    p.add_argument("--classifier", required=True)
-    p.add_argument("--samples", type=int, default=1000, help="class-conditional samples, equal per class")
+    p.add_argument("--classifier", required=True, help="a diffit.classifier checkpoint trained on the same data set")
+    p.add_argument("--dataset", choices=dataset_names(), default=None,
+                   help="default: the data set recorded in the checkpoint, else in the classifier")
+    p.add_argument("--data", default=None, help="folder with the data files (default: the data set's usual place)")
+    p.add_argument("--samples", type=int, default=1000, help="class-conditional samples for accuracy, equal per class")
+    p.add_argument("--fd-samples", type=int, default=5000,
+                   help="samples (and real images, where the data has them) for FD_clf, precision/recall and FID; "
+                        "0 skips these")
+    p.add_argument("--k", type=int, default=3, help="neighbours for k-NN precision and recall")
+    p.add_argument("--inception-weights", help="Inception-v3 network file (TorchScript, module or state dict) for FID")
     p.add_argument("--steps", type=int, default=18)
     p.add_argument("--guidance", type=float, nargs="+", default=[1.0])
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--json", help="write the results here")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
-    num_classes, shape = 10, (1, 32, 32)
+
+    def fail(message: str) -> None:
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+
     try:
+        classifier, classifier_state = load_classifier(Path(args.classifier), args.device)
+        arch = classifier_state["arch"]
+        num_classes, shape, dataset = arch["num_classes"], (arch["in_channels"], 32, 32), None
         if args.checkpoint:
             model, state = load_ema_model(Path(args.checkpoint), args.device)
             num_classes = model.config.num_classes
             shape = (model.config.in_channels, model.config.resolution, model.config.resolution)
+            dataset = state.get("dataset")
             denoise, to_array = TorchDenoiser(model, args.device), (lambda a: torch.from_numpy(a).to(args.device))
         else:
             if not Path(args.onnx).is_file():
                 raise CheckpointError(f"model file {args.onnx} does not exist")
             denoise, to_array = OnnxDenoiser(args.onnx), None
-        classifier, classifier_state = load_classifier(Path(args.classifier), args.device)
-    except (CheckpointError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+            declared = denoise.session.get_inputs()[0].shape[1:]  # [C, H, W], ints where static
+            if all(isinstance(d, int) for d in declared):
+                shape = tuple(declared)
+    except (CheckpointError, OSError, KeyError) as error:
+        fail(str(error))
+    dataset = args.dataset or dataset or classifier_state.get("dataset", "fashion-mnist")
+    if (num_classes, shape[0]) != (arch["num_classes"], arch["in_channels"]):
+        fail(f"the classifier sees {arch['in_channels']}-channel images of {arch['num_classes']} classes, the model "
+             f"makes {shape[0]}-channel images of {num_classes} classes: use a classifier trained on the same data")
+    if classifier_state.get("dataset", dataset) != dataset:
+        fail(f"the classifier was trained on {classifier_state['dataset']}, not {dataset}")
+    inception = real = None
+    try:
+        if args.inception_weights:
+            inception = InceptionFeatures(args.inception_weights, args.device)
+        if args.fd_samples > 0:
+            real = RealFeatures(classifier, inception, dataset, args.data, args.fd_samples, args.seed, args.device)
+    except (DataError, FileNotFoundError, ValueError) as error:
+        fail(str(error))
+    if real is not None and len(real.classes) != num_classes:
+        fail(f"{dataset} has {len(real.classes)} classes, the model {num_classes}")
+
     per = args.samples // num_classes
     labels = np.repeat(np.arange(num_classes), per)
-    batch = min(args.batch, per)
-    while per % batch:
-        batch -= 1
+    fd_labels = proportional_labels(real.train_labels, args.fd_samples, num_classes) if real is not None else None
+    floor = real.floor() if real is not None else {}
     results = []
     for guidance in args.guidance:
         start = time.perf_counter()
-        samples = generate(denoise, num_classes, labels, shape, args.steps, guidance, args.seed, batch, to_array)
+        samples = quantise(generate(denoise, num_classes, labels, shape, args.steps, guidance, args.seed, args.batch,
+                                    to_array, not args.quiet))
         acc = class_accuracy(classifier, samples, labels, args.device)
         row = {"guidance": guidance, "samples": len(labels), "steps": args.steps, "seed": args.seed,
-               "classifier_accuracy": acc["accuracy"], "per_class_accuracy": acc["per_class"],
-               "seconds": time.perf_counter() - start, "device": str(args.device),
+               "classifier_accuracy": acc["accuracy"], "mean_class_accuracy": acc["mean_class"],
+               "per_class_accuracy": acc["per_class"], "device": str(args.device),
                "classifier_test_accuracy": classifier_state.get("test_accuracy"),
-               "source": args.checkpoint or args.onnx}
+               "source": args.checkpoint or args.onnx, "classifier": args.classifier, "dataset": dataset}
+        if real is not None:
+            fd_set = quantise(generate(denoise, num_classes, fd_labels, shape, args.steps, guidance, args.seed + 1,
+                                       args.batch, to_array, not args.quiet))
+            row.update({"fd_samples": len(fd_set), "fd_seed": args.seed + 1, "fd_reference": real.reference_description,
+                        "fd_floor_samples": real.n_floor, "fd_floor_reference": real.test_description, "pr_k": args.k,
+                        "inception_weights": args.inception_weights})
+            row.update(distribution_metrics(real, classifier, inception, fd_set, args.k, args.seed, args.device))
+            row.update(floor)
+        row["seconds"] = time.perf_counter() - start
         results.append(row)
-        print(json.dumps({k: v for k, v in row.items() if k != "per_class_accuracy"}))
+    print_table(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
+        print(f"results written to {args.json}")
 
 
 if __name__ == "__main__":

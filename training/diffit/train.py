@@ -1,6 +1,8 @@
 """Train a DiffiT denoiser with the EDM objective.
 
     python -m diffit.train --model diffit-fmnist --data /usr/share/datasets/fashion-mnist --out runs/diffit-fmnist
+    python -m diffit.train --model diffit-cifar10 --dataset cifar10 --out runs/diffit-cifar10
+    python -m diffit.train --model diffit-emoji --dataset emoji --out runs/diffit-emoji
 
 Multi-GPU: `torchrun --nproc_per_node=N -m diffit.train ...` (PyTorch DDP; --batch is the global batch).
 """
@@ -24,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from .checkpoint import CheckpointError, load_checkpoint, save_atomic
-from .data import DataError, load_fashion_mnist
+from .data import DATASETS, DataError, dataset_names, load_dataset, random_xflip
 from .diffusion import EDMConstants, EDMLoss, guided_denoiser, heun_sample, karras_sigmas
 from .images import save_grid
 from .models import DiffiTConfig, build_model, model_names
@@ -38,8 +40,10 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m diffit.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", choices=model_names(), default="diffit-fmnist", help="model preset")
-    p.add_argument("--dataset", choices=["fashion-mnist"], default="fashion-mnist")
-    p.add_argument("--data", default="/usr/share/datasets/fashion-mnist", help="folder with the data files")
+    p.add_argument("--dataset", choices=dataset_names(), default="fashion-mnist")
+    p.add_argument("--data", default=None, help="folder with the data files (default: the data set's usual place)")
+    p.add_argument("--xflip", choices=["auto", "on", "off"], default="auto",
+                   help="random horizontal flips per batch (auto: on for cifar10, off for fashion-mnist and emoji)")
     p.add_argument("--out", required=True, help="run folder: checkpoint, sample grids, log")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--images", type=int, default=2_000_000, help="training length in images seen")
@@ -70,12 +74,15 @@ def hardware_name(device: torch.device) -> str:
 
 
 def load_data(args) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    from .data.fashion_mnist import FASHION_MNIST_CLASSES
-
-    images, labels = load_fashion_mnist(args.data, "train")
+    """The training split, checked against the model preset's channels and classes."""
+    images, labels, class_names = load_dataset(args.dataset, args.data, "train")
     if args.max_train_images:
         images, labels = images[: args.max_train_images], labels[: args.max_train_images]
-    return images, labels, FASHION_MNIST_CLASSES
+    config = MODEL_PRESETS[args.model]
+    if images.shape[1] != config.in_channels or len(class_names) != config.num_classes:
+        raise DataError(f"{args.dataset} has {images.shape[1]} channel(s) and {len(class_names)} classes, but model "
+                        f"{args.model} expects {config.in_channels} and {config.num_classes}; choose a matching preset")
+    return images, labels, class_names
 
 
 @torch.no_grad()
@@ -98,6 +105,7 @@ def sample_grid(model, config: DiffiTConfig, path: Path, steps: int, seed: int, 
 
 def main(argv=None):
     args = parse_args(argv)
+    args.data = args.data or str(DATASETS[args.dataset].default_path)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     rank, world = 0, 1
     if args.device == "auto":
@@ -131,6 +139,7 @@ def main(argv=None):
         images_np, labels_np, class_names = load_data(args)
     except DataError as error:
         fail(str(error))
+    xflip = DATASETS[args.dataset].train_xflip if args.xflip == "auto" else args.xflip == "on"
     state = None
     if args.resume:
         try:
@@ -139,6 +148,8 @@ def main(argv=None):
             fail(str(error))
         if state["model_name"] != args.model:
             fail(f"{ckpt_path} holds model {state['model_name']}, not {args.model}")
+        if state.get("dataset", "fashion-mnist") != args.dataset:
+            fail(f"{ckpt_path} was trained on {state.get('dataset')}, not {args.dataset}")
 
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
@@ -175,7 +186,7 @@ def main(argv=None):
             "history": history, "generator": generator.get_state(), "order_rng": order_rng.bit_generator.state,
             "permutation": permutation, "cursor": cursor, "seed": args.seed, "dataset": args.dataset,
             "classes": class_names, "hardware": hardware_name(device) + (f" x{world}" if world > 1 else ""),
-            "args": vars(args), "torch": torch.__version__,
+            "args": vars(args), "torch": torch.__version__, "train_images": n, "xflip": xflip,
         }, ckpt_path)
 
     if is_main:
@@ -202,8 +213,9 @@ def main(argv=None):
         index_t = torch.from_numpy(np.asarray(index)).to(device)
         for group in optimizer.param_groups:
             group["lr"] = args.lr * min(1.0, (images_seen + args.batch) / max(args.lr_warmup, 1))
+        batch_images = random_xflip(data[index_t], generator) if xflip else data[index_t]  # (b, C, H, W)
         with autocast:
-            loss = loss_fn(net, data[index_t], labels[index_t], generator)
+            loss = loss_fn(net, batch_images, labels[index_t], generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if args.grad_clip > 0:

@@ -1,3 +1,62 @@
-"""Image data sets, read from the files users already have (no downloads)."""
+"""Image data sets, read from the files users already have (no downloads), and their registry.
 
-from .fashion_mnist import FASHION_MNIST_CLASSES, DataError, load_fashion_mnist, read_idx  # noqa: F401
+`load_dataset(name, path, split)` returns (images (N, C, 32, 32) float32 in [-1, 1], labels (N,) int64,
+class names) for every data set in `DATASETS`; the CLIs take `--dataset` from `dataset_names()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .cifar10 import CIFAR10_CLASSES, DEFAULT_CIFAR10, load_cifar10, random_xflip, read_cifar_batch  # noqa: F401
+from .emoji import DEFAULT_EMOJI, load_emoji  # noqa: F401
+from .fashion_mnist import (DEFAULT_FASHION_MNIST, FASHION_MNIST_CLASSES, DataError, load_fashion_mnist,  # noqa: F401
+                            read_idx)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str  # the --dataset value
+    loader: Callable[[Path, str], tuple[np.ndarray, np.ndarray, list[str]]]  # (folder, split) -> data
+    default_path: Path  # where --data points when not given
+    channels: int  # image channels
+    train_xflip: bool  # random horizontal flips when training the diffusion model
+    classifier_xflip: bool  # random horizontal flips when training the judging classifier
+    fill: float | None  # background value for the classifier's shift augmentation; None: replicate the edge
+    classifier_epochs: int  # default classifier training length
+    test_split: str  # what the "test" split is, for reports
+
+
+def _fashion_mnist(folder: Path, split: str):
+    images, labels = load_fashion_mnist(folder, split)
+    return images, labels, list(FASHION_MNIST_CLASSES)
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "fashion-mnist": DatasetSpec("fashion-mnist", _fashion_mnist, DEFAULT_FASHION_MNIST, 1, train_xflip=False,
+                                 classifier_xflip=True, fill=-1.0, classifier_epochs=8,
+                                 test_split="official test set (t10k)"),
+    "cifar10": DatasetSpec("cifar10", load_cifar10, DEFAULT_CIFAR10, 3, train_xflip=True, classifier_xflip=True,
+                           fill=None, classifier_epochs=30,
+                           test_split="official test batch (test_batch.bin or its first 1,000 images)"),
+    "emoji": DatasetSpec("emoji", load_emoji, DEFAULT_EMOJI, 3, train_xflip=False, classifier_xflip=False,
+                         fill=1.0, classifier_epochs=60,
+                         test_split="seeded 10% holdout of each category's emoji (with their skin-tone variants)"),
+}
+
+
+def dataset_names() -> list[str]:
+    return list(DATASETS)
+
+
+def load_dataset(name: str, path: str | Path | None = None, split: str = "train"
+                 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Images (N, C, 32, 32) float32 in [-1, 1], labels (N,) int64 and class names of one split."""
+    if name not in DATASETS:
+        raise DataError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+    spec = DATASETS[name]
+    return spec.loader(Path(path) if path else spec.default_path, split)

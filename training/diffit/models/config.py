@@ -59,13 +59,18 @@ VARIANTS = ("diffit", "dws", "diffip")
 _FMNIST = DiffiTConfig()
 _TINY = DiffiTConfig(resolution=32, in_channels=1, num_classes=10, channels=(16, 32), windows=(8, 16), head_dim=8,
                      time_dim=32, groups=4)
+_TINY_RGB = replace(_TINY, in_channels=3)  # smoke tests on RGB data
 _CIFAR = DiffiTConfig(in_channels=3, channels=(64, 128, 128), windows=(8, 8, 8))
+EMOJI_NUM_CLASSES = 9  # emoji-datasource-google 16.0.0 categories with pictures (diffit.data.emoji)
+_EMOJI = replace(_CIFAR, num_classes=EMOJI_NUM_CLASSES)
 
 MODEL_PRESETS: dict[str, DiffiTConfig] = {}
 for _variant_name in VARIANTS:
     MODEL_PRESETS[f"{_variant_name}-fmnist"] = _variant(_FMNIST, _variant_name)
     MODEL_PRESETS[f"{_variant_name}-cifar10"] = _variant(_CIFAR, _variant_name)
+    MODEL_PRESETS[f"{_variant_name}-emoji"] = _variant(_EMOJI, _variant_name)
     MODEL_PRESETS[f"{_variant_name}-tiny"] = _variant(_TINY, _variant_name)
+    MODEL_PRESETS[f"{_variant_name}-tiny-rgb"] = _variant(_TINY_RGB, _variant_name)
 
 
 def variant_of(config: DiffiTConfig) -> str:
