@@ -77,7 +77,12 @@ async function createModel(id: number, spec: ModelSpec, request: BackendRequest)
   const chw = [spec.channels, spec.resolution, spec.resolution] as const;
   const open = async (backend: Backend) => {
     const model = await OnnxModel.create(bytes, backend);
-    await model.warmUp(chw, spec.numClasses);
+    try {
+      await model.warmUp(chw, spec.numClasses);
+    } catch (e) {
+      await model.release().catch(() => undefined);
+      throw e;
+    }
     return model;
   };
   let model: OnnxModel;
@@ -106,14 +111,17 @@ async function ensureModel(id: number, spec: ModelSpec, request: BackendRequest)
     }
   }
   const previous = loaded;
+  const loading = createModel(id, spec, request);
+  loaded = loading;
   loadedKey = key;
-  loaded = createModel(id, spec, request);
   previous?.then((p) => p.model.release()).catch(() => undefined);
   try {
-    return await loaded;
+    return await loading;
   } catch (e) {
-    loaded = null;
-    loadedKey = '';
+    if (loaded === loading) {
+      loaded = null;
+      loadedKey = '';
+    }
     throw e;
   }
 }

@@ -23,6 +23,7 @@ export function ModelPicker() {
   const model = useStudioStore(selectedModel);
   const load = useStudioStore((s) => s.load);
   const setParam = useStudioStore((s) => s.setParam);
+  const running = useStudioStore((s) => s.status === 'running');
 
   if (manifestState === 'loading') return <section className="panel">Loading the model list…</section>;
   if (!manifest) return <section className="panel" data-testid="model-picker">No models available.</section>;
@@ -42,7 +43,7 @@ export function ModelPicker() {
     <section className="panel" data-testid="model-picker">
       <label className="field stacked">
         <span>Model</span>
-        <select data-testid="model" value={modelId} onChange={(e) => setParam('model', e.target.value)}>
+        <select data-testid="model" value={modelId} disabled={running} onChange={(e) => setParam('model', e.target.value)}>
           {manifest.models.map((m) => (
             <option key={m.id} value={m.id}>
               {m.label}
