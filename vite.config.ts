@@ -12,8 +12,6 @@ const isolation = {
 
 export default defineConfig({
   plugins: [react()],
-  // DIFFIT_PUBLIC_DIR points the app at another models folder (development only).
-  publicDir: process.env.DIFFIT_PUBLIC_DIR || 'public',
   resolve: { alias: { '@': fileURLToPath(new URL('./src', import.meta.url)) } },
   server: { headers: isolation },
   preview: { headers: isolation, port: 4173, strictPort: true },
