@@ -16,7 +16,8 @@ from diffit.data.cifar10 import cifar10_class_names
 from diffit.data.emoji import emoji_image, emoji_split, read_emoji_index
 from diffit.models import MODEL_PRESETS, build_model
 from diffit.models.config import EMOJI_NUM_CLASSES
-from test_training import run_cli
+from diffit.classifier import main as classifier_main
+from diffit.train import main as train_main
 
 CIFAR_REAL = next((p for p in (REPO.parent / "shared/data/cifar-10-batches-bin",
                                Path("/work/shared/data/cifar-10-batches-bin")) if p.is_dir()), None)
@@ -188,26 +189,26 @@ def test_emoji_presets(name):
     assert out.shape == (1, 3, 32, 32) and torch.isfinite(out).all()
 
 
-def test_train_and_classifier_clis_on_rgb_data(tmp_path, tiny_cifar, tiny_emoji):
+def test_train_and_classifier_clis_on_rgb_data(tmp_path, tiny_cifar, tiny_emoji, capsys):
+    """In-process (fast): one training step on synthetic CIFAR-10, one classifier epoch on synthetic emoji."""
     run = tmp_path / "run"
-    result = run_cli("diffit.train", "--model", "diffit-tiny-rgb", "--dataset", "cifar10", "--data", tiny_cifar,
-                     "--out", run, "--batch", 8, "--images", 16, "--grid-steps", 1, "--quiet")
-    assert result.returncode == 0, result.stderr
+    train_main(list(map(str, ["--model", "diffit-tiny-rgb", "--dataset", "cifar10", "--data", tiny_cifar, "--out", run,
+                              "--batch", 8, "--images", 8, "--grid-steps", 1, "--quiet", "--device", "cpu"])))
     state = torch.load(run / "checkpoint.pt", weights_only=False)
     assert state["dataset"] == "cifar10" and state["classes"] == CIFAR_CLASSES_TINY and state["xflip"] is True
-    assert state["train_images"] == 40
+    assert state["train_images"] == 40 and state["images_seen"] == 8
     assert Image.open(run / "samples.png").mode == "RGB"
-    wrong = run_cli("diffit.train", "--model", "diffit-tiny", "--dataset", "cifar10", "--data", tiny_cifar,
-                    "--out", tmp_path / "wrong", "--images", 16, "--quiet")
-    assert wrong.returncode == 2 and "expects 1 and 10" in wrong.stderr and not (tmp_path / "wrong").exists()
-    missing = run_cli("diffit.train", "--model", "diffit-tiny-rgb", "--dataset", "emoji", "--data",
-                      tmp_path / "nowhere", "--out", tmp_path / "m", "--quiet")
-    assert missing.returncode == 2 and "error: data folder" in missing.stderr
+    for args, message in (
+            (["--model", "diffit-tiny", "--dataset", "cifar10", "--data", tiny_cifar], "expects 1 and 10"),
+            (["--model", "diffit-tiny-rgb", "--dataset", "emoji", "--data", tmp_path / "no"], "error: data folder")):
+        with pytest.raises(SystemExit) as exit_info:
+            train_main(list(map(str, ["--out", tmp_path / "wrong", *args, "--quiet"])))
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "wrong").exists()
 
     clf = tmp_path / "clf.pt"
-    result = run_cli("diffit.classifier", "--dataset", "emoji", "--data", tiny_emoji, "--out", clf, "--epochs", 1,
-                     "--batch", 4, "--device", "cpu")
-    assert result.returncode == 0, result.stderr
+    classifier_main(list(map(str, ["--dataset", "emoji", "--data", tiny_emoji, "--out", clf, "--epochs", 1,
+                                   "--batch", 4, "--device", "cpu"])))
     state = torch.load(clf, weights_only=False)
     assert state["arch"] == {"in_channels": 3, "num_classes": 2, "feature_dim": 256}
     assert state["dataset"] == "emoji" and state["classes"] == ["Animals & Nature", "Smileys & Emotion"]

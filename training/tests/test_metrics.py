@@ -7,10 +7,13 @@ import pytest
 import torch
 from torch import nn
 
-from diffit.evaluate import generate, proportional_labels
+from diffit.checkpoint import save_atomic
+from diffit.classifier import SmallCNN
+from diffit.evaluate import generate, main as evaluate_main, proportional_labels
+from diffit.export import export_onnx
 from diffit.metrics import (InceptionFeatures, frechet_distance, frechet_distance_features, gaussian_stats,
                             precision_recall)
-from test_training import run_cli
+from diffit.models import build_model
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -101,11 +104,12 @@ class StandInInception(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.conv = nn.Conv2d(3, 2048, 7, stride=7)
+        self.conv = nn.Conv2d(3, 2048, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         assert x.shape[1:] == (3, 299, 299)
-        return torch.nn.functional.adaptive_avg_pool2d(torch.tanh(self.conv(x)), 1)
+        x = torch.nn.functional.adaptive_avg_pool2d(x, 4)  # (B, 3, 4, 4)
+        return torch.nn.functional.adaptive_avg_pool2d(torch.tanh(self.conv(x)), 1)  # (B, 2048, 1, 1)
 
 
 class StandInNVlabs(nn.Module):
@@ -156,20 +160,21 @@ def test_inception_features_from_torchscript_and_pickled_modules(tmp_path):
 # The evaluation CLI, end to end on a tiny RGB model (PyTorch and ONNX)
 # ---------------------------------------------------------------------------------------------------------------
 
-def test_evaluate_cli_reports_every_metric(tmp_path, tiny_cifar):
-    run, clf, inception = tmp_path / "run", tmp_path / "clf.pt", tmp_path / "inception.pt"
-    assert run_cli("diffit.train", "--model", "dws-tiny-rgb", "--dataset", "cifar10", "--data", tiny_cifar, "--out",
-                   run, "--batch", 8, "--images", 8, "--grid-steps", 1, "--quiet").returncode == 0
-    assert run_cli("diffit.classifier", "--dataset", "cifar10", "--data", tiny_cifar, "--out", clf, "--epochs", 1,
-                   "--batch", 8, "--device", "cpu").returncode == 0
+def test_evaluate_cli_reports_every_metric(tmp_path, tiny_cifar, capsys):
+    """In-process (fast): an untrained tiny RGB model and classifier, sampled with 1 Heun step."""
+    torch.manual_seed(0)
+    model = build_model("dws-tiny-rgb").eval()
+    ckpt, clf, inception = tmp_path / "checkpoint.pt", tmp_path / "clf.pt", tmp_path / "inception.pt"
+    save_atomic({"config": model.config.to_dict(), "ema": model.state_dict(), "dataset": "cifar10"}, ckpt)
+    arch = {"in_channels": 3, "num_classes": 10, "feature_dim": 256}
+    save_atomic({"arch": arch, "model": SmallCNN(**arch).state_dict(), "dataset": "cifar10"}, clf)
     torch.jit.script(StandInInception().eval()).save(str(inception))
     out = tmp_path / "eval.json"
-    common = ["--classifier", clf, "--data", tiny_cifar, "--samples", 10, "--fd-samples", 30, "--steps", 2,
-              "--batch", 6, "--k", 2, "--quiet"]
-    result = run_cli("diffit.evaluate", "--checkpoint", run / "checkpoint.pt", *common, "--guidance", 1, 2,
-                     "--inception-weights", inception, "--json", out)
-    assert result.returncode == 0, result.stderr
-    assert "FD_clf" in result.stdout and "floor" in result.stdout  # the table
+    common = ["--classifier", clf, "--data", tiny_cifar, "--samples", 10, "--fd-samples", 30, "--steps", 1,
+              "--batch", 6, "--k", 2, "--quiet", "--device", "cpu"]
+    evaluate_main([*map(str, ["--checkpoint", ckpt, *common, "--guidance", 1, 2, "--inception-weights", inception,
+                              "--json", out])])
+    assert "FD_clf" in capsys.readouterr().out  # the table
     rows = json.loads(out.read_text())
     assert [r["guidance"] for r in rows] == [1, 2]
     for row in rows:
@@ -180,16 +185,14 @@ def test_evaluate_cli_reports_every_metric(tmp_path, tiny_cifar):
         assert 0 <= row["precision"] <= 1 and 0 <= row["recall"] <= 1 and row["pr_k"] == 2
     assert rows[0]["fd_clf_floor"] == rows[1]["fd_clf_floor"]
 
-    bad = run_cli("diffit.evaluate", "--checkpoint", run / "checkpoint.pt", *common[:2], "--data", tmp_path / "no")
-    assert bad.returncode == 2 and "error: data folder" in bad.stderr
-    missing = run_cli("diffit.evaluate", "--checkpoint", run / "checkpoint.pt", *common,
-                      "--inception-weights", tmp_path / "none.pt")
-    assert missing.returncode == 2 and "do not exist" in missing.stderr
+    for extra, message in ((["--data", tmp_path / "no"], "error: data folder"),
+                           (["--inception-weights", tmp_path / "none.pt"], "do not exist"),
+                           (["--classifier", tmp_path / "none.pt"], "classifier")):
+        with pytest.raises(SystemExit) as exit_info:
+            evaluate_main([*map(str, ["--checkpoint", ckpt, *common, *extra])])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
-    models = tmp_path / "models"
-    assert run_cli("diffit.export", "--checkpoint", run / "checkpoint.pt", "--id", "t", "--label", "T", "--out-dir",
-                   models, "--no-preview").returncode == 0
-    result = run_cli("diffit.evaluate", "--onnx", models / "t.onnx", *common, "--fd-samples", 0, "--json", out)
-    assert result.returncode == 0, result.stderr
+    export_onnx(model, tmp_path / "t.onnx")
+    evaluate_main([*map(str, ["--onnx", tmp_path / "t.onnx", *common, "--fd-samples", 0, "--json", out])])
     row = json.loads(out.read_text())[0]
     assert row["samples"] == 10 and "fd_clf" not in row  # shape (3, 32, 32) read from the ONNX input
