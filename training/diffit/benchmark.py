@@ -2,22 +2,29 @@
 PyTorch (CPU) and onnxruntime (CPU), as median and interquartile range over repeated runs.
 
     python -m diffit.benchmark --manifest public/models/manifest.json --runs 30 --json bench/native.json
+    python -m diffit.benchmark --record bench/results.json     # write each `benchmark` block into the manifest
 
-A benchmark, not a test: it prints what it measures and asserts nothing.
+A benchmark, not a test: it prints what it measures and asserts nothing. `npm run bench`
+(scripts/bench-models.mjs) runs the first form, adds the browser's WASM timings, writes
+bench/results.json and then runs the second form.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
+RUNTIMES = ("pytorch_cpu", "onnxruntime_cpu")
+
 
 def timed(fn, runs: int, warmup: int = 3) -> dict:
+    """Median and quartiles of the wall time of `fn` (ms) over `runs` calls, after `warmup` calls."""
     for _ in range(warmup):
         fn()
     times = []
@@ -39,24 +46,29 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def main(argv=None):
+def machine(threads: int) -> dict:
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "os": platform.platform(terse=True), "threads": threads}
+
+
+def load_average() -> list[float] | None:
+    """The 1/5/15-minute load averages, so a reader can tell whether other jobs were running."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def measure(manifest_path: Path, weights: Path, runs: int, threads: int, warmup: int = 3) -> dict:
+    """Parameters, MACs, bytes and native ms/forward (batch 1, `denoised` only) of every manifest model."""
     import onnxruntime as ort
     import torch
 
     from .checkpoint import CheckpointError, load_ema_model
     from .macs import count_macs
 
-    p = argparse.ArgumentParser(prog="python -m diffit.benchmark", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--manifest", default="public/models/manifest.json")
-    p.add_argument("--weights", default="training/weights", help="folder with <id>-ema.pt for the PyTorch timing")
-    p.add_argument("--runs", type=int, default=30)
-    p.add_argument("--threads", type=int, default=1, help="threads for both runtimes (1 matches the browser's per-core work)")
-    p.add_argument("--json")
-    args = p.parse_args(argv)
-    manifest_path = Path(args.manifest)
     manifest = json.loads(manifest_path.read_text())
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(threads)
+    load_before = load_average()
     rows = []
     for entry in manifest["models"]:
         r, c = entry["resolution"], entry["channels"]
@@ -64,32 +76,84 @@ def main(argv=None):
                  "sigma": np.array([1.0], np.float32), "class_label": np.array([0], np.int64)}
         path = manifest_path.parent / entry["file"]
         options = ort.SessionOptions()
-        options.intra_op_num_threads = args.threads
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        row = {"id": entry["id"], "variant": entry["variant"], "parameters": entry["parameters"],
-               "bytes": entry["bytes"], "macs": count_macs(path, feeds)["total"],
-               "onnxruntime_cpu": timed(lambda: session.run(["denoised"], feeds), args.runs)}
-        weights = Path(args.weights) / f"{entry['id']}-ema.pt"
+        macs = count_macs(path, feeds)
+        row = {"id": entry["id"], "dataset": entry.get("dataset"), "variant": entry["variant"],
+               "parameters": entry["parameters"], "bytes": path.stat().st_size,
+               "macs": macs["total"], "macs_by_op": macs["by_op"],
+               "onnxruntime_cpu": timed(lambda: session.run(["denoised"], feeds), runs, warmup)}
         try:
-            model, _ = load_ema_model(weights)
+            model, _ = load_ema_model(weights / f"{entry['id']}-ema.pt")
             x, s, y = (torch.from_numpy(feeds[k]) for k in ("x", "sigma", "class_label"))
             with torch.inference_mode():
-                row["pytorch_cpu"] = timed(lambda: model(x, s, y), args.runs)
+                row["pytorch_cpu"] = timed(lambda: model(x, s, y), runs, warmup)
         except CheckpointError:
-            row["pytorch_cpu"] = None
+            row["pytorch_cpu"] = None  # no PyTorch weights for this model: ONNX only
         rows.append(row)
-    result = {"machine": f"{cpu_name()}, {args.threads} thread(s)", "batch": 1, "onnxruntime": ort.__version__,
-              "torch": torch.__version__, "models": rows}
-    print(f"{'model':16} {'params':>10} {'MACs':>12} {'bytes':>11} {'PyTorch ms':>16} {'ORT ms':>16}")
-    def fmt(t):
-        return f"{t['median_ms']:.1f} [{t['q25_ms']:.1f}-{t['q75_ms']:.1f}]" if t else "-"
+    return {"machine": machine(threads), "batch": 1, "runs": runs, "warmup": warmup, "threads": threads,
+            "onnxruntime": ort.__version__, "torch": torch.__version__,
+            "load_average": {"before": load_before, "after": load_average()},
+            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "models": rows}
 
-    for row in rows:
-        print(f"{row['id']:16} {row['parameters']:>10,} {row['macs']:>12,} {row['bytes']:>11,} "
-              f"{fmt(row['pytorch_cpu']):>16} {fmt(row['onnxruntime_cpu']):>16}")
+
+def fmt(t: dict | None) -> str:
+    return f"{t['median_ms']:.2f} [{t['q25_ms']:.2f}-{t['q75_ms']:.2f}]" if t else "-"
+
+
+def print_table(result: dict) -> None:
+    print(f"{result['machine']['cpu']}, {result['threads']} thread(s), batch {result['batch']}, "
+          f"median [IQR] of {result['runs']} runs")
+    print(f"{'model':16} {'params':>10} {'MACs':>13} {'bytes':>11} {'PyTorch CPU ms':>20} {'ORT CPU ms':>20}")
+    for row in result["models"]:
+        print(f"{row['id']:16} {row['parameters']:>10,} {row['macs']:>13,} {row['bytes']:>11,} "
+              f"{fmt(row['pytorch_cpu']):>20} {fmt(row['onnxruntime_cpu']):>20}")
+
+
+def record(manifest_path: Path, results: dict) -> list[str]:
+    """Writes `results["models"][i]["benchmark"]` into the manifest entry with the same id, touching
+    no other field (sha256 and bytes stay valid); returns the ids written."""
+    import fcntl
+
+    from .export import write_json_atomic
+
+    blocks = {row["id"]: row["benchmark"] for row in results["models"] if row.get("benchmark")}
+    with open(manifest_path.parent / ".manifest.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        manifest = json.loads(manifest_path.read_text())
+        written = []
+        for entry in manifest["models"]:
+            if entry["id"] in blocks:
+                entry["benchmark"] = blocks[entry["id"]]
+                written.append(entry["id"])
+        write_json_atomic(manifest, manifest_path)
+    return written
+
+
+def main(argv=None) -> dict | None:
+    p = argparse.ArgumentParser(prog="python -m diffit.benchmark", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--manifest", default="public/models/manifest.json")
+    p.add_argument("--weights", default="training/weights", help="folder with <id>-ema.pt for the PyTorch timing")
+    p.add_argument("--runs", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--threads", type=int, default=1, help="threads for both runtimes (1 matches one WASM thread)")
+    p.add_argument("--json", help="write the measurements here")
+    p.add_argument("--record", metavar="RESULTS",
+                   help="measure nothing: copy each model's `benchmark` block from RESULTS (bench/results.json) into the manifest")
+    args = p.parse_args(argv)
+    manifest_path = Path(args.manifest)
+    if args.record:
+        written = record(manifest_path, json.loads(Path(args.record).read_text()))
+        print(f"wrote the benchmark block of {', '.join(written) or 'no model'} into {manifest_path}")
+        return None
+    result = measure(manifest_path, Path(args.weights), args.runs, args.threads, args.warmup)
+    print_table(result)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=1))
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    return result
 
 
 if __name__ == "__main__":
