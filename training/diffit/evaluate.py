@@ -184,6 +184,8 @@ def main(argv=None):
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
 
+    if args.fd_samples and args.fd_samples <= max(args.k, 2):
+        fail(f"--fd-samples {args.fd_samples} is too few for k = {args.k} nearest neighbours (or 0 to skip)")
     try:
         classifier, classifier_state = load_classifier(Path(args.classifier), args.device)
         arch = classifier_state["arch"]
@@ -221,6 +223,8 @@ def main(argv=None):
         fail(f"{dataset} has {len(real.classes)} classes, the model {num_classes}")
 
     per = args.samples // num_classes
+    if per < 1:
+        fail(f"--samples {args.samples} gives no sample per class for {num_classes} classes")
     labels = np.repeat(np.arange(num_classes), per)
     fd_labels = proportional_labels(real.train_labels, args.fd_samples, num_classes) if real is not None else None
     floor = real.floor() if real is not None else {}

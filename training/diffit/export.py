@@ -180,7 +180,8 @@ def main(argv=None):
     os.replace(tmp, final)
     print(f"{final}: {final.stat().st_size:,} bytes; parity {parity}")
     edm = EDMConstants()
-    training = {"dataset_split": "train (60,000 images)", "images_seen": state.get("images_seen"),
+    split = f"train ({state['train_images']:,} images)" if state.get("train_images") else "train (60,000 images)"
+    training = {"dataset_split": split, "images_seen": state.get("images_seen"),
                 "hardware": state.get("hardware"), "wall_time_s": state.get("wall_time_s"), "seed": state.get("seed"),
                 "torch": state.get("torch")}
     if args.training_json:
@@ -206,8 +207,16 @@ def main(argv=None):
         entry["evaluation"] = {"classifier_accuracy": {str(r["guidance"]): r["classifier_accuracy"] for r in rows},
                                "samples": rows[0]["samples"], "steps": rows[0]["steps"], "seed": rows[0]["seed"],
                                "measured_on": rows[0].get("device"),
-                               "classifier": "SmallCNN, training/weights/classifier-fmnist.pt",
+                               "classifier": "SmallCNN, " + rows[0].get("classifier",
+                                                                        "training/weights/classifier-fmnist.pt"),
                                "classifier_test_accuracy": rows[0].get("classifier_test_accuracy")}
+        if rows[0].get("fd_clf") is not None:  # distribution metrics (diffit.evaluate --fd-samples)
+            keys = ["fd_clf", "fd_clf_at_floor_samples", "precision", "recall", "fid_inception",
+                    "fid_inception_at_floor_samples"]
+            entry["evaluation"].update({key: {str(r["guidance"]): r.get(key) for r in rows} for key in keys})
+            entry["evaluation"].update({key: rows[0].get(key) for key in
+                                        ("fd_clf_floor", "fid_inception_floor", "fd_samples", "fd_floor_samples",
+                                         "fd_reference", "fd_floor_reference", "pr_k")})
     if not args.no_preview:
         preview = out_dir / f"{args.id}-preview.png"
         render_preview(final, config, preview, args.default_guidance, args.preview_steps, seed=1)

@@ -6,6 +6,7 @@ image count that all three reached, so every variant has seen the same number of
 then sampled class-conditionally and judged by the project's classifier.
 
     python scripts/train_variants.py --data DIR --classifier CLF --seconds 300 --work /tmp/runs --out OUT
+    python scripts/train_variants.py --dataset cifar10 --classifier CLF --train-classifier --seconds 3600 ...
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from pathlib import Path
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True)
+    p.add_argument("--dataset", default="fashion-mnist", choices=["fashion-mnist", "cifar10", "emoji"])
+    p.add_argument("--data", default=None, help="data folder (default: the data set's usual place)")
     p.add_argument("--classifier", required=True, help="classifier checkpoint (trained first if --train-classifier)")
     p.add_argument("--train-classifier", action="store_true", help="train the classifier beside the models")
-    p.add_argument("--classifier-epochs", type=int, default=10)
-    p.add_argument("--dataset-suffix", default="fmnist", help="preset suffix: fmnist, or tiny for a smoke test")
+    p.add_argument("--classifier-epochs", type=int, default=None, help="default: the data set's (diffit.classifier)")
+    p.add_argument("--dataset-suffix", default=None,
+                   help="preset suffix (default fmnist, cifar10 or emoji from --dataset; tiny for a smoke test)")
     p.add_argument("--variants", nargs="+", default=["diffit", "dws", "diffip"])
     p.add_argument("--seconds", type=float, default=300)
     p.add_argument("--batch", type=int, default=256)
@@ -34,11 +37,15 @@ def main():
     p.add_argument("--snapshot-every", type=int, default=100_000)
     p.add_argument("--eval-samples", type=int, default=1000)
     p.add_argument("--eval-steps", type=int, default=18)
+    p.add_argument("--fd-samples", type=int, default=5000, help="diffit.evaluate --fd-samples (0: accuracy only)")
+    p.add_argument("--inception-weights", default=None, help="diffit.evaluate --inception-weights")
     p.add_argument("--guidance", nargs="+", default=["1", "2", "3"])
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more arguments for diffit.train")
     p.add_argument("--work", required=True)
     p.add_argument("--out", required=True)
     args = p.parse_args()
+    args.dataset_suffix = args.dataset_suffix or {"fashion-mnist": "fmnist"}.get(args.dataset, args.dataset)
+    data = ["--dataset", args.dataset, *(["--data", args.data] if args.data else [])]
     work, out = Path(args.work), Path(args.out)
     work.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -47,7 +54,7 @@ def main():
     for v in args.variants:
         name = f"{v}-{args.dataset_suffix}"
         log = open(work / f"{name}.log", "w")
-        cmd = [sys.executable, "-m", "diffit.train", "--model", name, "--data", args.data, "--out", str(work / name),
+        cmd = [sys.executable, "-m", "diffit.train", "--model", name, *data, "--out", str(work / name),
                "--images", "1000000000", "--batch", str(args.batch), "--lr", str(args.lr),
                "--snapshot-every", str(args.snapshot_every), "--checkpoint-every", "1000000000", "--grid-every", "0",
                "--max-seconds", str(args.seconds), "--quiet", *(["--bf16"] if "cuda" in _device() else []),
@@ -55,8 +62,9 @@ def main():
         procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     if args.train_classifier:
         log = open(work / "classifier.log", "w")
-        procs["classifier"] = subprocess.Popen([sys.executable, "-m", "diffit.classifier", "--data", args.data, "--out",
-                                                args.classifier, "--epochs", str(args.classifier_epochs)],
+        epochs = ["--epochs", str(args.classifier_epochs)] if args.classifier_epochs else []
+        procs["classifier"] = subprocess.Popen([sys.executable, "-m", "diffit.classifier", *data, "--out",
+                                                args.classifier, *epochs],
                                                stdout=log, stderr=subprocess.STDOUT)
     codes = {name: proc.wait() for name, proc in procs.items()}
     procs.pop("classifier", None)
@@ -77,7 +85,9 @@ def main():
             shutil.copy(snap, out / f"{name}-ema.pt")
             eval_json = work / f"{name}-eval.json"
             subprocess.run([sys.executable, "-m", "diffit.evaluate", "--checkpoint", str(snap), "--classifier",
-                            args.classifier, "--samples", str(args.eval_samples), "--steps", str(args.eval_steps),
+                            args.classifier, *data, "--samples", str(args.eval_samples), "--steps", str(args.eval_steps),
+                            "--fd-samples", str(args.fd_samples), "--quiet",
+                            *(["--inception-weights", args.inception_weights] if args.inception_weights else []),
                             "--guidance", *args.guidance, "--json", str(eval_json)], check=False)
             if eval_json.exists():
                 entry["evaluation"] = json.loads(eval_json.read_text())
