@@ -6,10 +6,14 @@ import { GenerateControls } from '@/features/generate/components/generate-contro
 import { ResultGrid } from '@/features/generate/components/result-grid';
 import { RunProgress } from '@/features/generate/components/run-progress';
 import { ModelPicker } from '@/features/models/components/model-picker';
+import { AttentionExplorer } from '@/features/timeline/components/attention-explorer';
+import { TimelinePanel } from '@/features/timeline/components/timeline-panel';
 import { useStudioStore } from '@/stores/studio-store';
+import { useTimelineStore } from '@/stores/timeline-store';
 
 export function App() {
   useEffect(() => {
+    useTimelineStore.getState().init();
     void useStudioStore.getState().init();
   }, []);
 
@@ -29,6 +33,8 @@ export function App() {
         <div className="content">
           <RunProgress />
           <ResultGrid />
+          <TimelinePanel />
+          <AttentionExplorer />
         </div>
       </div>
     </main>

@@ -3,8 +3,10 @@
  * (cf. tldraw's e2e hooks), so they need not scrape the DOM for state.
  */
 import type { Backend } from '@/inference/protocol';
+import type { TimelineView, TrajectoryBytes } from '@/lib/trajectory';
 import type { StudioParams } from '@/lib/url-params';
-import { useStudioStore, type RunStatus } from '@/stores/studio-store';
+import { currentTrajectory, useStudioStore, type RunStatus } from '@/stores/studio-store';
+import { useTimelineStore } from '@/stores/timeline-store';
 
 export interface DiffitTestState {
   status: RunStatus;
@@ -23,8 +25,24 @@ export interface DiffitTestState {
   result: { shape: number[]; pixels: number[] } | null;
 }
 
+export interface DiffitTimelineState {
+  /** Steps recorded, and the shown step (1-based). */
+  recorded: number;
+  selected: number;
+  sigmas: number[];
+  view: TimelineView;
+  zoomed: number;
+  attentionImage: number | null;
+  bytes: TrajectoryBytes | null;
+}
+
 export interface DiffitTestHook {
   state(): DiffitTestState;
+  timeline(): DiffitTimelineState;
+  /** The recorded state of step `step` (1-based) in a view: uint8 row-major over [B, C, H, W]. */
+  stepPixels(step: number, view: TimelineView): number[] | null;
+  /** Sums of every recorded (decoded) attention row. */
+  attentionRowSums(): { rows: number; min: number; max: number } | null;
 }
 
 declare global {
@@ -52,6 +70,27 @@ export function installTestHook(): void {
         elapsedMs: s.elapsedMs,
         result: s.result ? { shape: [...s.result.shape], pixels: Array.from(s.result.pixels) } : null,
       };
+    },
+    timeline() {
+      const t = useTimelineStore.getState();
+      const trajectory = currentTrajectory();
+      return {
+        recorded: trajectory?.recorded ?? 0,
+        selected: t.selected + 1,
+        sigmas: [...t.sigmas],
+        view: t.view,
+        zoomed: t.zoomed,
+        attentionImage: trajectory?.attentionImage ?? null,
+        bytes: t.bytes && { ...t.bytes },
+      };
+    },
+    stepPixels(step, view) {
+      const trajectory = currentTrajectory();
+      if (!trajectory || step < 1 || step > trajectory.recorded) return null;
+      return Array.from(trajectory.pixels(step - 1, view));
+    },
+    attentionRowSums() {
+      return currentTrajectory()?.rowSums() ?? null;
     },
   };
 }

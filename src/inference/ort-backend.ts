@@ -110,8 +110,16 @@ export class OnnxModel {
   }
 
   /** D(x; sigma, class) for a batch: x [n, C, H, W], sigma [n], labels [n]. Fetches only `denoised`. */
-  run(x: Float32Array, sigma: Float32Array, labels: Int32Array, chw: readonly [number, number, number]): Promise<Float32Array> {
-    const job = this.tail.then(() => this.forward(x, sigma, labels, chw));
+  async run(x: Float32Array, sigma: Float32Array, labels: Int32Array, chw: readonly [number, number, number]): Promise<Float32Array> {
+    return (await this.runFetching(x, sigma, labels, chw, [])).denoised;
+  }
+
+  /**
+   * Like `run`, and also fetches the named extra outputs (the `attn_*` weights), which are
+   * returned as float arrays of their own. Callers fetch them only when they keep them.
+   */
+  runFetching(x: Float32Array, sigma: Float32Array, labels: Int32Array, chw: readonly [number, number, number], extra: readonly string[]): Promise<{ denoised: Float32Array; outputs: Map<string, Float32Array> }> {
+    const job = this.tail.then(() => this.forward(x, sigma, labels, chw, extra));
     this.tail = job.catch(() => undefined);
     return job;
   }
@@ -131,7 +139,7 @@ export class OnnxModel {
     await this.session.release();
   }
 
-  private async forward(x: Float32Array, sigma: Float32Array, labels: Int32Array, chw: readonly [number, number, number]): Promise<Float32Array> {
+  private async forward(x: Float32Array, sigma: Float32Array, labels: Int32Array, chw: readonly [number, number, number], extra: readonly string[]): Promise<{ denoised: Float32Array; outputs: Map<string, Float32Array> }> {
     const n = sigma.length;
     const { Tensor } = this.ort;
     const feeds = {
@@ -139,15 +147,23 @@ export class OnnxModel {
       sigma: new Tensor('float32', sigma, [n]),
       class_label: new Tensor('int64', BigInt64Array.from(labels, (v) => BigInt(v)), [n]),
     };
+    for (const name of extra) {
+      if (!this.session.outputNames.includes(name)) throw new Error(`The model has no output "${name}" (outputs: ${this.session.outputNames.join(', ')}).`);
+    }
     const t0 = performance.now();
-    const out = await this.session.run(feeds, ['denoised']);
+    const out = await this.session.run(feeds, ['denoised', ...extra]);
     const denoised = out.denoised;
     const data = (await denoised.getData()) as Float32Array;
+    const outputs = new Map<string, Float32Array>();
+    for (const name of extra) {
+      outputs.set(name, (await out[name].getData()) as Float32Array); // read once in the worker, never transferred
+      out[name].dispose();
+    }
     this.forwardMs += performance.now() - t0;
     this.forwards += 1;
     const copy = new Float32Array(data); // our own buffer, free to transfer
     denoised.dispose();
     if (copy.length !== x.length) throw new Error(`The model returned ${copy.length} values for an input of ${x.length}.`);
-    return copy;
+    return { denoised: copy, outputs };
   }
 }

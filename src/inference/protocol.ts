@@ -4,6 +4,8 @@
  * result / error). Float32Array payloads are sent as transferables.
  */
 
+import type { AttentionLayer, QuantizedAttention } from '@/lib/attention-map';
+
 /** An execution backend that actually runs a model. */
 export type Backend = 'webgpu' | 'wasm';
 /** What the app asks for: `auto` takes WebGPU when a hardware adapter is granted, else WASM. */
@@ -22,6 +24,8 @@ export interface ModelSpec {
   resolution: number;
   numClasses: number;
   edm: { sigma_min: number; sigma_max: number; rho: number; sigma_data: number };
+  /** The model's TMSA `attn_*` outputs (empty for DiffiP and for models without attention). */
+  attention?: AttentionLayer[];
 }
 
 export interface GenerateParams {
@@ -31,6 +35,22 @@ export interface GenerateParams {
   classLabel: number | null;
   guidance: number;
   batch: number;
+  /**
+   * Record TMSA attention for this image of the batch (its quantised weights at every step, plus
+   * the per-layer entropy/distance summary over the batch); null or absent = do not fetch `attn_*`.
+   */
+  attentionImage?: number | null;
+}
+
+/** The attention recorded at one step: one entry per layer of `ModelSpec.attention`. */
+export interface StepAttention {
+  /** Which image of the batch `layers` belongs to. */
+  image: number;
+  /** Quantised weights of that image, [heads, windows, tokens, tokens] per layer. */
+  layers: QuantizedAttention[];
+  /** Per layer: mean row entropy (nats) and mean attention distance (input pixels) over the batch. */
+  entropy: Float32Array<ArrayBuffer>;
+  distance: Float32Array<ArrayBuffer>;
 }
 
 export type WorkerRequest =
@@ -59,6 +79,10 @@ export type WorkerEvent =
       shape: [number, number, number, number];
       x: Float32Array;
       denoised: Float32Array;
+      /** float32(sigma_{i+1}): the noise level of x after the step (0 after the last). */
+      sigma: number;
+      /** Attention of the evaluation the step ends on, when asked for (`attentionImage`). */
+      attention: StepAttention | null;
       elapsedMs: number;
       msPerStep: number;
       msPerForward: number;

@@ -3,9 +3,10 @@
  * The inference worker: loads a model (download, sha256 check, session), runs the Heun sampler
  * with the model as denoiser and streams every step back. Speaks `protocol.ts`.
  */
+import { attentionStats, quantizeAttention, tokenDistances } from '@/lib/attention-map';
 import { sampleHeun, SampleCancelled } from '@/sampling/heun';
 import { OnnxModel, selectBackend } from './ort-backend';
-import type { Backend, BackendInfo, BackendRequest, ModelSpec, WorkerEvent, WorkerRequest } from './protocol';
+import type { Backend, BackendInfo, BackendRequest, GenerateParams, ModelSpec, StepAttention, WorkerEvent, WorkerRequest } from './protocol';
 import { verifySha256 } from './sha256';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -132,6 +133,26 @@ function checkFinite(values: Float32Array, backend: string): void {
   }
 }
 
+/**
+ * Turns the `attn_*` outputs of one evaluation into what the timeline keeps: the per-layer
+ * entropy/distance summary over the batch (the conditional half under guidance, as in
+ * `training/diffit/attention_stats.py`) and the quantised weights of one image only.
+ */
+function summariseAttention(spec: ModelSpec, params: GenerateParams, image: number, outputs: Map<string, Float32Array>, distances: Float64Array[]): StepAttention {
+  const layers = spec.attention ?? [];
+  const entropy = new Float32Array(layers.length);
+  const distance = new Float32Array(layers.length);
+  const quantised = layers.map((layer, l) => {
+    const data = outputs.get(layer.output);
+    if (!data) throw new Error(`The model did not return ${layer.output}.`);
+    const stats = attentionStats(data, params.batch, layer, distances[l]);
+    entropy[l] = stats.entropy;
+    distance[l] = stats.distance;
+    return quantizeAttention(data, image, layer);
+  });
+  return { image, layers: quantised, entropy, distance };
+}
+
 async function generate(request: Extract<WorkerRequest, { type: 'generate' }>): Promise<void> {
   const { id, model: spec, params } = request;
   let current: Loaded;
@@ -144,12 +165,31 @@ async function generate(request: Extract<WorkerRequest, { type: 'generate' }>): 
   const { model, info } = current;
   const shape: [number, number, number, number] = [params.batch, spec.channels, spec.resolution, spec.resolution];
   const chw = [spec.channels, spec.resolution, spec.resolution] as const;
+  const layers = spec.attention ?? [];
+  const recordImage = layers.length > 0 && params.attentionImage != null ? Math.min(Math.max(0, params.attentionImage), params.batch - 1) : null;
+  const attnNames = layers.map((l) => l.output);
+  const distances = layers.map((l) => tokenDistances(l, spec.resolution));
   model.resetStats();
   const t0 = performance.now();
   let allZero = true;
+  // The step record holds the evaluation the step ends on: the Heun correction (evaluations
+  // 1, 3, 5, ...) when there is one, else the Euler evaluation of the last step (2N-2). Only
+  // those evaluations fetch the `attn_*` outputs.
+  let evaluation = 0;
+  let lastAttention: StepAttention | null = null;
+  const endsStep = (e: number) => e % 2 === 1 || e === 2 * params.steps - 2;
   const x = await sampleHeun(
     async (xs, sigma, labels) => {
-      const out = await model.run(xs, sigma, labels, chw);
+      const fetchAttention = recordImage !== null && endsStep(evaluation);
+      evaluation += 1;
+      let out: Float32Array;
+      if (fetchAttention) {
+        const result = await model.runFetching(xs, sigma, labels, chw, attnNames);
+        out = result.denoised;
+        lastAttention = summariseAttention(spec, params, recordImage, result.outputs, distances);
+      } else {
+        out = await model.run(xs, sigma, labels, chw);
+      }
       checkFinite(out, info.backend);
       if (allZero && out.some((v) => v !== 0)) allZero = false;
       await yieldToEvents();
@@ -167,9 +207,13 @@ async function generate(request: Extract<WorkerRequest, { type: 'generate' }>): 
     (record) => {
       const elapsedMs = performance.now() - t0;
       const { msPerForward } = model.stats();
+      const attention: StepAttention | null = lastAttention;
+      lastAttention = null;
+      const transfer: Transferable[] = [record.x.buffer, record.denoised.buffer];
+      if (attention) transfer.push(attention.entropy.buffer, attention.distance.buffer, ...attention.layers.flatMap((a) => [a.q.buffer, a.scale.buffer]));
       post(
-        { type: 'step', id, step: record.step, steps: record.steps, shape, x: record.x, denoised: record.denoised, elapsedMs, msPerStep: elapsedMs / (record.step + 1), msPerForward },
-        [record.x.buffer, record.denoised.buffer],
+        { type: 'step', id, step: record.step, steps: record.steps, shape, x: record.x, denoised: record.denoised, sigma: record.sigma, attention, elapsedMs, msPerStep: elapsedMs / (record.step + 1), msPerForward },
+        transfer,
       );
     },
     () => cancelled.has(id),

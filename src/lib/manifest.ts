@@ -114,5 +114,6 @@ export function toModelSpec(model: ModelEntry, manifestHref: string = manifestUr
     resolution: model.resolution,
     numClasses: model.num_classes,
     edm: model.edm,
+    attention: (model.attention ?? []).map(({ output, layer, resolution, window, heads, windows, tokens }) => ({ output, layer, resolution, window, heads, windows, tokens })),
   };
 }

@@ -108,7 +108,7 @@ describe('studio store', () => {
 
     const shape: [number, number, number, number] = [2, 1, 2, 2];
     const x = new Float32Array([-1, 0, 1, 2, 1, 1, 1, 1]);
-    fake.emit({ type: 'step', id: run.id, step: 0, steps: 5, shape, x, denoised: x.map(() => 0), elapsedMs: 10, msPerStep: 10, msPerForward: 5 });
+    fake.emit({ type: 'step', id: run.id, step: 0, steps: 5, shape, x, denoised: x.map(() => 0), sigma: 1, attention: null, elapsedMs: 10, msPerStep: 10, msPerForward: 5 });
     let s = useStudioStore.getState();
     expect(s.step).toBe(1);
     expect(s.frames).toHaveLength(2);

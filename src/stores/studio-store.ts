@@ -8,6 +8,9 @@ import { InferenceClient } from '@/inference/client';
 import type { Backend, LoadPhase, WorkerEvent } from '@/inference/protocol';
 import { fetchManifest, manifestUrl, toModelSpec } from '@/lib/manifest';
 import { defaultsFor, LIMITS, parseClass, readUrlParams, writeUrlParams, type StudioParams } from '@/lib/url-params';
+import { Trajectory } from '@/lib/trajectory';
+import { karrasSigmas } from '@/sampling/heun';
+import { normalTensor } from '@/sampling/noise';
 import { toBytes, toRgba } from '@/sampling/pixels';
 import type { Manifest, ModelEntry } from '@/types/manifest';
 
@@ -37,6 +40,17 @@ export interface ModelLoadState {
   loadMs: number | null;
 }
 
+/** Plain facts about the recorded trajectory (its floats stay in `currentTrajectory()`). */
+export interface TrajectoryInfo {
+  /** Increases with every run, so that views can tell runs apart. */
+  run: number;
+  /** Steps recorded so far, and of the run. */
+  recorded: number;
+  steps: number;
+  /** The image whose attention is recorded, or null. */
+  attentionImage: number | null;
+}
+
 export interface StudioState {
   manifest: Manifest | null;
   manifestState: 'loading' | 'ready' | 'error';
@@ -57,6 +71,11 @@ export interface StudioState {
   frames: ImageFrame[];
   /** Final pixels of the last finished run, row-major over [B, C, H, W] (the contract's mapping). */
   result: { shape: [number, number, number, number]; pixels: Uint8Array } | null;
+  trajectory: TrajectoryInfo | null;
+  /** The image of the batch whose TMSA attention the next run records (the enlarged one). */
+  attentionImage: number;
+  /** Fetch and keep attention at all (TMSA models only). */
+  recordAttention: boolean;
 
   init: (search?: string) => Promise<void>;
   setParam: <K extends keyof StudioParams>(key: K, value: StudioParams[K]) => void;
@@ -64,6 +83,9 @@ export interface StudioState {
   generate: () => void;
   cancel: () => void;
   dismissNotice: (id: string) => void;
+  addNotice: (notice: Notice) => void;
+  setAttentionImage: (image: number) => void;
+  setRecordAttention: (on: boolean) => void;
 }
 
 let client: InferenceClient | null = null;
@@ -72,6 +94,14 @@ let runId = 0;
 let loadId = 0;
 /** The floats behind the frames of the current run (kept out of the state). */
 let lastStep: { shape: [number, number, number, number]; x: Float32Array; denoised: Float32Array } | null = null;
+/** The trajectory of the current (or last) run; replaced, never grown, by the next run. */
+let trajectory: Trajectory | null = null;
+let trajectoryRun = 0;
+
+/** The recorded trajectory of the current or last run, for the timeline store. */
+export function currentTrajectory(): Trajectory | null {
+  return trajectory;
+}
 
 /** Lets tests swap the worker for a fake. */
 export function setClientFactory(factory: () => InferenceClient): void {
@@ -124,7 +154,9 @@ export const useStudioStore = create<StudioState>()((set, get) => {
       case 'step': {
         if (!isRun) return;
         lastStep = { shape: event.shape, x: event.x, denoised: event.denoised };
+        trajectory?.push({ sigma: event.sigma, x: event.x, denoised: event.denoised, attention: event.attention });
         set((s) => ({
+          trajectory: s.trajectory && { ...s.trajectory, recorded: trajectory?.recorded ?? 0 },
           step: event.step + 1,
           steps: event.steps,
           elapsedMs: event.elapsedMs,
@@ -155,13 +187,21 @@ export const useStudioStore = create<StudioState>()((set, get) => {
         if (!isLoad && !isRun) return;
         if (event.cancelled) {
           set({ status: 'idle', startedAt: null, error: null });
+          if (isRun) {
+            trajectory = null;
+            set({ trajectory: null });
+          }
           notify({ id: 'run', level: 'info', text: 'Generation cancelled.' });
           runId = 0;
           return;
         }
         if (event.stage === 'load') set((s) => ({ load: { ...s.load, state: 'error', phase: null } }));
         set({ status: 'error', error: event.message, startedAt: null });
-        if (isRun) runId = 0;
+        if (isRun) {
+          runId = 0;
+          trajectory = null;
+          set({ trajectory: null });
+        }
         return;
       }
     }
@@ -205,6 +245,9 @@ export const useStudioStore = create<StudioState>()((set, get) => {
     msPerForward: null,
     frames: [],
     result: null,
+    trajectory: null,
+    attentionImage: 0,
+    recordAttention: true,
 
     init: async (search = location.search) => {
       let manifest: Manifest | null = null;
@@ -262,6 +305,16 @@ export const useStudioStore = create<StudioState>()((set, get) => {
         set({ load: { state: 'loading', phase: null, key, loadedBytes: 0, totalBytes: model.bytes, loadMs: null } });
       }
       lastStep = null;
+      // A new run drops the last trajectory before recording its own (memory stays bounded).
+      const shape: [number, number, number, number] = [params.batch, model.channels, model.resolution, model.resolution];
+      const layers = model.attention ?? [];
+      const attentionImage = layers.length > 0 && state.recordAttention ? Math.min(state.attentionImage, params.batch - 1) : null;
+      const sigma0 = Math.fround(karrasSigmas(params.steps, model.edm.sigma_min, model.edm.sigma_max, model.edm.rho)[0]);
+      const initial = normalTensor(params.seed, shape);
+      for (let k = 0; k < initial.length; k++) initial[k] = Math.fround(initial[k] * sigma0);
+      trajectory = new Trajectory(shape, params.steps, initial, layers, attentionImage);
+      trajectoryRun += 1;
+      set({ trajectory: { run: trajectoryRun, recorded: 0, steps: params.steps, attentionImage } });
       set({ params, status: 'running', error: null, step: 0, steps: params.steps, startedAt: performance.now(), elapsedMs: 0, msPerStep: null, msPerForward: null, result: null });
       runId = worker().generate(toModelSpec(model), params.backend, {
         seed: params.seed,
@@ -269,6 +322,7 @@ export const useStudioStore = create<StudioState>()((set, get) => {
         classLabel: params.classLabel,
         guidance: params.guidance,
         batch: params.batch,
+        attentionImage,
       });
     },
 
@@ -277,5 +331,8 @@ export const useStudioStore = create<StudioState>()((set, get) => {
     },
 
     dismissNotice: (id) => clearNotice(id),
+    addNotice: (notice) => notify(notice),
+    setAttentionImage: (image) => set({ attentionImage: Math.max(0, Math.floor(image)) }),
+    setRecordAttention: (on) => set({ recordAttention: on }),
   };
 });

@@ -34,6 +34,8 @@ export interface ModelEntry {
   edm: EdmConstants;
   default_steps: number;
   default_guidance: number;
+  /** How tokens are mixed: "attention" (TMSA) or "pooling" (DiffiP). */
+  token_mixer?: string;
   attention?: AttentionOutput[];
   training?: { images_seen?: number; hardware?: string; wall_time_s?: number; seed?: number; [key: string]: unknown };
   /** Classifier accuracy of samples, one number or one per guidance scale ({"2.0": 0.97}). */

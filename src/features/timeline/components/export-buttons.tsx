@@ -1,0 +1,66 @@
+import { useState } from 'react';
+import { selectedModel, useStudioStore } from '@/stores/studio-store';
+import { useTimelineStore } from '@/stores/timeline-store';
+import { captioned, download, encodeGif, gridFrame, pngBlob, upscale } from '../lib/export';
+import { formatSigma } from './step-slider';
+
+const SCALE = 4;
+
+/** PNG of the enlarged final image, PNG grid of the batch, GIF of the enlarged image's trajectory. */
+export function ExportButtons() {
+  const params = useStudioStore((s) => s.params);
+  const model = useStudioStore(selectedModel);
+  const done = useStudioStore((s) => s.status === 'done');
+  const recorded = useStudioStore((s) => s.trajectory?.recorded ?? 0);
+  const zoomed = useTimelineStore((s) => s.zoomed);
+  const view = useTimelineStore((s) => s.view);
+  const fps = useTimelineStore((s) => s.fps);
+  const [busy, setBusy] = useState(false);
+  const base = `${model?.id ?? 'diffit'}-seed${params.seed}-${recorded}steps`;
+  const disabled = !done || recorded === 0 || busy;
+
+  /** The final image of each of the batch. */
+  const finalFrames = () => useTimelineStore.getState().finalFrames();
+
+  const run = async (work: () => Promise<void>) => {
+    setBusy(true);
+    try {
+      await work();
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="buttons export-buttons">
+      <button
+        type="button"
+        data-testid="export-png"
+        disabled={disabled}
+        onClick={() => run(async () => download(await pngBlob(upscale(finalFrames()[zoomed], SCALE)), `${base}-image${zoomed + 1}.png`))}
+      >
+        PNG (image {zoomed + 1})
+      </button>
+      <button type="button" data-testid="export-grid" disabled={disabled} onClick={() => run(async () => download(await pngBlob(upscale(gridFrame(finalFrames(), 4), SCALE)), `${base}-grid.png`))}>
+        Grid PNG
+      </button>
+      <button
+        type="button"
+        data-testid="export-gif"
+        disabled={disabled}
+        title={`One frame per step of image ${zoomed + 1} in the current view, with the step and σ under each frame`}
+        onClick={() =>
+          run(async () => {
+            const { frames, sigmas } = useTimelineStore.getState().trajectoryFrames(zoomed, view);
+            const gifFrames = frames.map((f, i) => captioned(upscale(f, SCALE), `step ${i + 1}/${frames.length} σ=${formatSigma(sigmas[i])}`));
+            const bytes = encodeGif(gifFrames, Math.round(1000 / fps));
+            const name = `${base}-image${zoomed + 1}-${view}-sigma${formatSigma(sigmas[0])}-to-${formatSigma(sigmas.at(-1)!)}.gif`;
+            download(new Blob([bytes], { type: 'image/gif' }), name);
+          })
+        }
+      >
+        GIF (trajectory)
+      </button>
+    </div>
+  );
+}

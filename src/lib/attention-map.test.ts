@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { attentionStats, decodeRow, pixelToToken, quantizeAttention, tokenDistances, weightsToPixels, windowRect, type AttentionLayer } from './attention-map';
+
+const layer = (resolution: number, windows: number, heads = 2): AttentionLayer => ({ output: `attn_${resolution}`, layer: `l${resolution}`, resolution, window: 8, heads, windows, tokens: 64 });
+const windowed16 = layer(16, 4); // 2×2 windows of 8×8 tokens, each token 2×2 input pixels
+const windowed32 = layer(32, 16); // 4×4 windows, one token per pixel
+const global8 = layer(8, 1); // one window, each token 4×4 input pixels
+
+/** A deterministic pseudo-random softmax row per (image, head, window, query). */
+function softmaxAttention(l: AttentionLayer, images: number, sharpness = 3): Float32Array {
+  const out = new Float32Array(images * l.heads * l.windows * l.tokens * l.tokens);
+  let seed = 12345;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  for (let r = 0; r < out.length / l.tokens; r++) {
+    const logits = Array.from({ length: l.tokens }, () => sharpness * rand() * 4);
+    const m = Math.max(...logits);
+    const e = logits.map((v) => Math.exp(v - m));
+    const s = e.reduce((a, b) => a + b, 0);
+    e.forEach((v, k) => (out[r * l.tokens + k] = v / s));
+  }
+  return out;
+}
+
+describe('query pixel → token and window', () => {
+  it('windowed layer at resolution 16 (hand-computed)', () => {
+    // (21, 5) → token (⌊21·16/32⌋, ⌊5·16/32⌋) = (10, 2): window row 1, column 0 → window 1·2+0 = 2;
+    // in-window (10 mod 8, 2 mod 8) = (2, 2) → token 2·8+2 = 18.
+    expect(pixelToToken(21, 5, windowed16, 32)).toEqual({ ty: 10, tx: 2, window: 2, windowRow: 1, windowCol: 0, token: 18 });
+    expect(windowRect(1, 0, windowed16, 32)).toEqual({ y: 16, x: 0, size: 16 });
+  });
+
+  it('windowed layer at full resolution (hand-computed)', () => {
+    // (9, 30): token (9, 30), window (1, 3) → 1·4+3 = 7, in-window (1, 6) → 14.
+    expect(pixelToToken(9, 30, windowed32, 32)).toEqual({ ty: 9, tx: 30, window: 7, windowRow: 1, windowCol: 3, token: 14 });
+    expect(windowRect(1, 3, windowed32, 32)).toEqual({ y: 8, x: 24, size: 8 });
+  });
+
+  it('global layer at resolution 8 (hand-computed)', () => {
+    // (13, 30) → token (3, 7), the only window, token 3·8+7 = 31.
+    expect(pixelToToken(13, 30, global8, 32)).toEqual({ ty: 3, tx: 7, window: 0, windowRow: 0, windowCol: 0, token: 31 });
+    expect(windowRect(0, 0, global8, 32)).toEqual({ y: 0, x: 0, size: 32 });
+  });
+});
+
+describe('weights → pixels', () => {
+  const weights = Float32Array.from({ length: 64 }, (_, k) => k);
+
+  it('windowed: each key covers its 2×2 patch inside the window, NaN outside', () => {
+    const px = weightsToPixels(weights, { windowRow: 1, windowCol: 0 }, windowed16, 32);
+    // key 0 = token (8, 0) → pixels rows 16–17, columns 0–1; key 63 = token (15, 7) → rows 30–31, columns 14–15.
+    for (const [y, x] of [[16, 0], [16, 1], [17, 0], [17, 1]]) expect(px[y * 32 + x]).toBe(0);
+    for (const [y, x] of [[30, 14], [31, 15]]) expect(px[y * 32 + x]).toBe(63);
+    expect(px[18 * 32 + 2]).toBe(9); // token (9, 1) → key 1·8+1
+    expect(px[0]).toBeNaN();
+    expect(px[16 * 32 + 16]).toBeNaN();
+    expect(px.filter((v) => !Number.isNaN(v)).length).toBe(16 * 16);
+  });
+
+  it('global: the whole image, 4×4 pixels per key', () => {
+    const px = weightsToPixels(weights, { windowRow: 0, windowCol: 0 }, global8, 32);
+    expect(px.some(Number.isNaN)).toBe(false);
+    for (let y = 12; y < 16; y++) for (let x = 28; x < 32; x++) expect(px[y * 32 + x]).toBe(31);
+    expect(px[0]).toBe(0);
+    expect(px[31 * 32 + 31]).toBe(63);
+  });
+
+  it('a query maps back onto its own window', () => {
+    const a = pixelToToken(21, 5, windowed16, 32);
+    const px = weightsToPixels(weights, a, windowed16, 32);
+    expect(px[21 * 32 + 5]).toBe(a.token);
+  });
+});
+
+describe('stats (attention_stats.py definitions)', () => {
+  it('uniform rows: entropy ln 64, distance = mean pixel distance in the window', () => {
+    const l = global8;
+    const data = new Float32Array(l.heads * l.windows * 64 * 64).fill(1 / 64);
+    const d = tokenDistances(l, 32);
+    expect(d[0 * 64 + 1]).toBe(4); // neighbouring tokens of a resolution-8 layer are 4 pixels apart
+    expect(d[0 * 64 + 9]).toBeCloseTo(4 * Math.SQRT2, 10);
+    const mean = d.reduce((a, b) => a + b, 0) / (64 * 64);
+    const s = attentionStats(data, 1, l, d);
+    expect(s.entropy).toBeCloseTo(Math.log(64), 5);
+    expect(s.distance).toBeCloseTo(mean, 4);
+  });
+
+  it('one-hot rows on the query itself: entropy 0, distance 0', () => {
+    const l = windowed32;
+    const data = new Float32Array(l.heads * l.windows * 64 * 64);
+    for (let r = 0; r < l.heads * l.windows * 64; r++) data[r * 64 + (r % 64)] = 1;
+    const s = attentionStats(data, 1, l, tokenDistances(l, 32));
+    expect(s.entropy).toBeCloseTo(0, 6);
+    expect(s.distance).toBe(0);
+  });
+});
+
+describe('quantised storage', () => {
+  it('every decoded row sums to 1 within quantisation error, for each head and their mean', () => {
+    for (const l of [windowed16, global8]) {
+      const data = softmaxAttention(l, 2);
+      const att = quantizeAttention(data, 1, l);
+      expect(att.q.length).toBe(l.heads * l.windows * 64 * 64);
+      for (const head of [0, 1, null]) {
+        for (let w = 0; w < l.windows; w++) {
+          for (let t = 0; t < 64; t++) {
+            const row = decodeRow(att, l, head, w, t);
+            const sum = row.reduce((a, b) => a + b, 0);
+            expect(Math.abs(sum - 1)).toBeLessThan(0.03);
+          }
+        }
+      }
+    }
+  });
+
+  it('decodes close to the floats of the chosen image (not another one)', () => {
+    const l = windowed16;
+    const data = softmaxAttention(l, 2);
+    const att = quantizeAttention(data, 1, l);
+    const rows = l.heads * l.windows * 64;
+    const head = 1;
+    const w = 3;
+    const t = 17;
+    const row = decodeRow(att, l, head, w, t);
+    const base = (rows + (head * l.windows + w) * 64 + t) * 64;
+    for (let k = 0; k < 64; k++) expect(Math.abs(row[k] - data[base + k])).toBeLessThanOrEqual(att.scale[(head * l.windows + w) * 64 + t] / 510 + 1e-7);
+  });
+});

@@ -1,0 +1,170 @@
+/**
+ * TMSA attention geometry and compact storage, shared by the worker (which summarises and
+ * quantises the `attn_*` outputs) and the timeline (which maps a query pixel to its token and the
+ * weights back to pixels). Layout (docs/contracts.md): [B, heads, windows, tokens, tokens], windows
+ * row-major over the (r/w)×(r/w) grid of a layer at resolution r, tokens row-major in a window.
+ */
+
+/** What the app needs to know about one TMSA layer (from the manifest's `attention` entries). */
+export interface AttentionLayer {
+  output: string;
+  layer: string;
+  resolution: number;
+  window: number;
+  heads: number;
+  windows: number;
+  tokens: number;
+}
+
+/** Where an input pixel's token sits in a layer. */
+export interface TokenAddress {
+  /** Token row and column on the layer's feature map. */
+  ty: number;
+  tx: number;
+  /** Window index (row-major over the grid of windows) and the window's grid row/column. */
+  window: number;
+  windowRow: number;
+  windowCol: number;
+  /** Token index inside its window (row-major). */
+  token: number;
+}
+
+/** Side of the window actually used: a window never exceeds the feature map. */
+export function windowSide(layer: Pick<AttentionLayer, 'resolution' | 'window' | 'tokens'>): number {
+  return Math.round(Math.sqrt(layer.tokens));
+}
+
+/**
+ * The token of input pixel (y, x) of an `imageSize`² image: (floor(y·r/size), floor(x·r/size)),
+ * then its window and in-window index in row-major order.
+ */
+export function pixelToToken(y: number, x: number, layer: Pick<AttentionLayer, 'resolution' | 'window' | 'tokens'>, imageSize: number): TokenAddress {
+  const r = layer.resolution;
+  const w = windowSide(layer);
+  const ty = Math.min(r - 1, Math.max(0, Math.floor((y * r) / imageSize)));
+  const tx = Math.min(r - 1, Math.max(0, Math.floor((x * r) / imageSize)));
+  const perRow = r / w;
+  const windowRow = Math.floor(ty / w);
+  const windowCol = Math.floor(tx / w);
+  return { ty, tx, window: windowRow * perRow + windowCol, windowRow, windowCol, token: (ty % w) * w + (tx % w) };
+}
+
+/** The input-pixel rectangle covered by a window: [y0, x0, size] (size in input pixels). */
+export function windowRect(windowRow: number, windowCol: number, layer: Pick<AttentionLayer, 'resolution' | 'window' | 'tokens'>, imageSize: number): { y: number; x: number; size: number } {
+  const scale = imageSize / layer.resolution;
+  const w = windowSide(layer);
+  return { y: windowRow * w * scale, x: windowCol * w * scale, size: w * scale };
+}
+
+/**
+ * Spreads one query's weights over the keys of its window (length tokens) back onto the input
+ * image: every pixel of a key token's (size/r)² patch gets that key's weight; pixels outside the
+ * window are NaN. Returns imageSize² values, row-major.
+ */
+export function weightsToPixels(weights: ArrayLike<number>, address: Pick<TokenAddress, 'windowRow' | 'windowCol'>, layer: Pick<AttentionLayer, 'resolution' | 'window' | 'tokens'>, imageSize: number): Float32Array {
+  const out = new Float32Array(imageSize * imageSize).fill(Number.NaN);
+  const w = windowSide(layer);
+  const r = layer.resolution;
+  for (let y = 0; y < imageSize; y++) {
+    const ty = Math.floor((y * r) / imageSize);
+    if (Math.floor(ty / w) !== address.windowRow) continue;
+    for (let x = 0; x < imageSize; x++) {
+      const tx = Math.floor((x * r) / imageSize);
+      if (Math.floor(tx / w) !== address.windowCol) continue;
+      out[y * imageSize + x] = weights[(ty % w) * w + (tx % w)];
+    }
+  }
+  return out;
+}
+
+/** (tokens × tokens) distances between token centres of one window, in input pixels (stride = size / r). */
+export function tokenDistances(layer: Pick<AttentionLayer, 'resolution' | 'window' | 'tokens'>, imageSize: number): Float64Array {
+  const w = windowSide(layer);
+  const n = w * w;
+  const stride = imageSize / layer.resolution;
+  const d = new Float64Array(n * n);
+  for (let q = 0; q < n; q++) {
+    for (let k = 0; k < n; k++) {
+      const dy = (Math.floor(q / w) - Math.floor(k / w)) * stride;
+      const dx = ((q % w) - (k % w)) * stride;
+      d[q * n + k] = Math.sqrt(dy * dy + dx * dx);
+    }
+  }
+  return d;
+}
+
+/**
+ * Mean row entropy (nats) and mean attention distance (input pixels) over the first `images`
+ * images of one `attn_*` output, averaged over images, heads, windows and queries: the
+ * definitions of `training/diffit/attention_stats.py` (entropy = -Σ a·ln max(a, 1e-12),
+ * distance = Σ_k a_qk·‖pos_q − pos_k‖).
+ */
+export function attentionStats(data: Float32Array, images: number, layer: AttentionLayer, distances: Float64Array): { entropy: number; distance: number } {
+  const n = layer.tokens;
+  const rows = images * layer.heads * layer.windows * n;
+  let entropy = 0;
+  let distance = 0;
+  for (let row = 0; row < rows; row++) {
+    const base = row * n;
+    const q = row % n;
+    let h = 0;
+    let dist = 0;
+    for (let k = 0; k < n; k++) {
+      const a = data[base + k];
+      h -= a * Math.log(a > 1e-12 ? a : 1e-12);
+      dist += a * distances[q * n + k];
+    }
+    entropy += h;
+    distance += dist;
+  }
+  return { entropy: entropy / rows, distance: distance / rows };
+}
+
+/**
+ * Attention of one image, stored compactly: each row quantised to uint8 relative to its maximum
+ * (q = round(255·a / max)), with the row maximum kept as float32. [heads, windows, tokens, tokens].
+ */
+export interface QuantizedAttention {
+  /** uint8 weights, row-major over [heads, windows, query, key]. */
+  q: Uint8Array<ArrayBuffer>;
+  /** The maximum of each row, [heads, windows, query]. */
+  scale: Float32Array<ArrayBuffer>;
+}
+
+/** Quantises image `image` of a [B, heads, windows, tokens, tokens] output. */
+export function quantizeAttention(data: Float32Array, image: number, layer: AttentionLayer): QuantizedAttention {
+  const n = layer.tokens;
+  const rows = layer.heads * layer.windows * n;
+  const offset = image * rows * n;
+  const q = new Uint8Array(rows * n);
+  const scale = new Float32Array(rows);
+  for (let row = 0; row < rows; row++) {
+    const base = offset + row * n;
+    let max = 0;
+    for (let k = 0; k < n; k++) if (data[base + k] > max) max = data[base + k];
+    scale[row] = max;
+    if (max <= 0) continue;
+    const f = 255 / max;
+    for (let k = 0; k < n; k++) q[row * n + k] = Math.round(data[base + k] * f);
+  }
+  return { q, scale };
+}
+
+/** The weights of one query row (head, window, token), decoded to floats; `head` null = mean of the heads. */
+export function decodeRow(att: QuantizedAttention, layer: AttentionLayer, head: number | null, window: number, token: number): Float32Array {
+  const n = layer.tokens;
+  const out = new Float32Array(n);
+  const heads = head === null ? Array.from({ length: layer.heads }, (_, h) => h) : [head];
+  for (const h of heads) {
+    const row = (h * layer.windows + window) * n + token;
+    const f = att.scale[row] / 255;
+    for (let k = 0; k < n; k++) out[k] += att.q[row * n + k] * f;
+  }
+  if (heads.length > 1) for (let k = 0; k < n; k++) out[k] /= heads.length;
+  return out;
+}
+
+/** Bytes held by a quantised attention record. */
+export function quantizedBytes(att: QuantizedAttention): number {
+  return att.q.byteLength + att.scale.byteLength;
+}
