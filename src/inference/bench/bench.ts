@@ -23,6 +23,8 @@ export interface BenchResult {
   batch: number;
   runs: number;
   threads: number;
+  /** onnxruntime-web version. */
+  version?: string;
   msPerForward: number[];
   medianMs: number;
   meanMs: number;
@@ -42,6 +44,7 @@ async function main(): Promise<BenchResult> {
   const ep = q.get('ep') ?? 'wasm';
   const batch = Number(q.get('batch') ?? 1);
   const runs = Number(q.get('runs') ?? 20);
+  const warmup = Number(q.get('warmup') ?? 2);
   const manifest = await fetchManifest(manifestUrl());
   const entry = manifest.models.find((m) => m.id === q.get('model')) ?? manifest.models[0];
   const spec = toModelSpec(entry);
@@ -55,23 +58,23 @@ async function main(): Promise<BenchResult> {
   const x = normalTensor(1, shape);
   const feeds = {
     x: new ort.Tensor('float32', x, shape),
-    sigma: new ort.Tensor('float32', new Float32Array(batch).fill(2.5), [batch]),
-    class_label: new ort.Tensor('int64', new BigInt64Array(batch).fill(BigInt(spec.numClasses)), [batch]),
+    sigma: new ort.Tensor('float32', new Float32Array(batch).fill(Number(q.get('sigma') ?? 2.5)), [batch]),
+    class_label: new ort.Tensor('int64', new BigInt64Array(batch).fill(BigInt(q.get('label') ?? spec.numClasses)), [batch]),
   };
   const times: number[] = [];
   let checksum = 0;
-  for (let i = 0; i < runs + 2; i++) {
+  for (let i = 0; i < runs + warmup; i++) {
     const t0 = performance.now();
     const out = await session.run(feeds, ['denoised']);
     const data = (await out.denoised.getData()) as Float32Array;
     const dt = performance.now() - t0;
-    if (i >= 2) times.push(dt); // two warm-up runs
+    if (i >= warmup) times.push(dt);
     checksum = data.reduce((a, v) => a + Math.abs(v), 0);
   }
   if (q.has('profile')) session.endProfiling();
   const sorted = [...times].sort((a, b) => a - b);
   return {
-    model: entry.id, bundle, ep, batch, runs, threads,
+    model: entry.id, bundle, ep, batch, runs, threads, version: ort.env.versions.web ?? ort.env.versions.common,
     msPerForward: times,
     medianMs: sorted[Math.floor(sorted.length / 2)],
     meanMs: times.reduce((a, b) => a + b, 0) / times.length,
