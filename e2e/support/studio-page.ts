@@ -1,5 +1,6 @@
 import { expect, test as base, type Page } from '@playwright/test';
-import type { DiffitTestState } from '@/app/test-hook';
+import type { DiffitTestState, DiffitTimelineState } from '@/app/test-hook';
+import type { TimelineView } from '@/lib/trajectory';
 
 /** Page object for the studio (cf. tldraw's e2e fixtures). */
 export class StudioPage {
@@ -36,6 +37,15 @@ export class StudioPage {
 
   async state(): Promise<DiffitTestState> {
     return this.page.evaluate(() => window.__diffit!.state());
+  }
+
+  async timeline(): Promise<DiffitTimelineState> {
+    return this.page.evaluate(() => window.__diffit!.timeline());
+  }
+
+  /** The recorded state of a step (1-based) in a view, from the test hook: uint8 over [B, C, H, W]. */
+  async stepPixels(step: number, view: TimelineView): Promise<number[] | null> {
+    return this.page.evaluate(([s, v]) => window.__diffit!.stepPixels(s, v), [step, view] as const);
   }
 
   /** Clicks Generate and waits for the run to end (done or error). */

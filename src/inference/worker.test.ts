@@ -24,6 +24,13 @@ vi.mock('./ort-backend', () => {
       const per = x.length / sigma.length;
       return x.map((v, k) => (0.25 * v) / (sigma[Math.floor(k / per)] ** 2 + 0.25));
     }
+    /** Uniform attention over 4 tokens (1 head, 1 window) for every requested output. */
+    async runFetching(x: Float32Array, sigma: Float32Array, _labels: Int32Array, _chw: unknown, extra: string[]) {
+      fetches.push({ sigma: sigma[0], names: [...extra] });
+      const denoised = await this.run(x, sigma);
+      const outputs = new Map(extra.map((name) => [name, new Float32Array(sigma.length * 16).fill(0.25)]));
+      return { denoised, outputs };
+    }
   }
   return {
     OnnxModel: FakeModel,
@@ -32,13 +39,18 @@ vi.mock('./ort-backend', () => {
 });
 
 const events: WorkerEvent[] = [];
+const transfers: Transferable[][] = [];
+const fetches: { sigma: number; names: string[] }[] = [];
 let onmessage: (e: { data: WorkerRequest }) => void;
 const bytes = new TextEncoder().encode('fake onnx bytes');
 let spec: ModelSpec;
 
 beforeAll(async () => {
   vi.stubGlobal('self', {
-    postMessage: (e: WorkerEvent) => events.push(e),
+    postMessage: (e: WorkerEvent, transfer: Transferable[] = []) => {
+      events.push(e);
+      transfers.push(transfer);
+    },
     set onmessage(handler: typeof onmessage) {
       onmessage = handler;
     },
@@ -59,6 +71,8 @@ beforeAll(async () => {
 
 beforeEach(() => {
   events.length = 0;
+  transfers.length = 0;
+  fetches.length = 0;
 });
 
 async function until(predicate: () => boolean) {
@@ -107,5 +121,39 @@ describe('inference worker', () => {
     await until(() => events.some((e) => e.type === 'error' || e.type === 'result'));
     expect(events.find((e) => e.type === 'error')).toMatchObject({ id: 5, stage: 'generate', cancelled: true });
     expect(events.filter((e) => e.type === 'step').length).toBeLessThan(200);
+  });
+
+  it('fetches attention only on the evaluation each step ends on, summarised and quantised, and transfers it', async () => {
+    // A 2×2 image, one layer at resolution 2 with one 2×2 window: 4 tokens.
+    const attention = [{ output: 'attn_a', layer: 'a', resolution: 2, window: 2, heads: 1, windows: 1, tokens: 4 }];
+    onmessage({ data: { type: 'generate', id: 6, model: { ...spec, attention }, backend: 'wasm', params: { ...params, attentionImage: 1 } } });
+    await until(() => events.some((e) => e.type === 'result' || e.type === 'error'));
+    // 3 steps = 5 evaluations; the correction of steps 1 and 2 and the Euler evaluation of step 3.
+    expect(fetches.map((f) => f.names)).toEqual([['attn_a'], ['attn_a'], ['attn_a']]);
+    const steps = events.flatMap((e) => (e.type === 'step' ? [e] : []));
+    expect(fetches.map((f) => f.sigma)).toEqual(steps.map((e, i) => (i < 2 ? e.sigma : fetches[2].sigma)));
+    expect(steps.at(-1)!.sigma).toBe(0);
+    for (const [i, e] of steps.entries()) {
+      expect(e.attention).not.toBeNull();
+      const a = e.attention!;
+      expect(a.image).toBe(1);
+      expect(a.entropy[0]).toBeCloseTo(Math.log(4), 5);
+      // Uniform weights over a 2×2 window, tokens 1 px apart: mean distance (0 + 1 + 1 + √2) / 4.
+      expect(a.distance[0]).toBeCloseTo((2 + Math.SQRT2) / 4, 5);
+      expect(Array.from(a.layers[0].q)).toEqual(new Array(16).fill(255));
+      expect(Array.from(a.layers[0].scale)).toEqual([0.25, 0.25, 0.25, 0.25]);
+      const transfer = transfers[events.indexOf(e)];
+      for (const buffer of [e.x.buffer, e.denoised.buffer, a.entropy.buffer, a.distance.buffer, a.layers[0].q.buffer, a.layers[0].scale.buffer]) {
+        expect(transfer, `step ${i}`).toContain(buffer);
+      }
+    }
+  });
+
+  it('fetches no attention unless asked', async () => {
+    const attention = [{ output: 'attn_a', layer: 'a', resolution: 2, window: 2, heads: 1, windows: 1, tokens: 4 }];
+    onmessage({ data: { type: 'generate', id: 7, model: { ...spec, attention }, backend: 'wasm', params } });
+    await until(() => events.some((e) => e.type === 'result' || e.type === 'error'));
+    expect(fetches).toEqual([]);
+    expect(events.filter((e) => e.type === 'step').every((e) => e.type === 'step' && e.attention === null)).toBe(true);
   });
 });
