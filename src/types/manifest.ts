@@ -18,6 +18,32 @@ export interface AttentionOutput {
   layout: string;
 }
 
+/** One timing summary (ms per forward at batch 1). */
+export interface TimingSummary {
+  median_ms: number;
+  q25_ms: number;
+  q75_ms: number;
+}
+
+/** What `npm run bench` measured on one machine (written by `python -m diffit.benchmark --record`). */
+export interface ModelBenchmark {
+  machine: string;
+  measured_at?: string;
+  batch: number;
+  runs: number;
+  /** Multiply-accumulates per forward at batch 1, counted from the exported graph. */
+  macs: number;
+  ms_per_forward: {
+    pytorch_cpu?: TimingSummary | null;
+    onnxruntime_cpu?: TimingSummary | null;
+    wasm?: TimingSummary | null;
+    wasm_app_threads?: TimingSummary | null;
+  };
+  threads?: Record<string, number>;
+  vs_full?: Record<string, number | null>;
+  wasm_vs_onnxruntime_cpu?: number | null;
+}
+
 export interface ModelEntry {
   id: string;
   label: string;
@@ -43,6 +69,7 @@ export interface ModelEntry {
   /** Max |ONNX - PyTorch| of the exported graph. */
   parity?: { denoised?: number; attention?: number; [key: string]: unknown };
   preview?: string | null;
+  benchmark?: ModelBenchmark;
 }
 
 export interface Manifest {

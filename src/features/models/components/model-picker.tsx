@@ -1,19 +1,7 @@
+import { comparableModels, defaultComparison, writeCompareParams } from '@/lib/compare-params';
 import { manifestUrl } from '@/lib/manifest';
+import { costRows, formatCount } from '@/lib/model-cost';
 import { selectedModel, useStudioStore } from '@/stores/studio-store';
-import type { ModelEntry } from '@/types/manifest';
-
-const formatCount = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : String(n));
-
-const percent = (v: number) => `${(100 * v).toFixed(1)} %`;
-
-function accuracyText(model: ModelEntry): string | null {
-  const acc = model.evaluation?.classifier_accuracy;
-  if (acc === undefined) return null;
-  const samples = model.evaluation?.samples ? ` (${model.evaluation.samples} samples)` : '';
-  if (typeof acc === 'number') return `${percent(acc)}${samples}`;
-  const parts = Object.entries(acc).map(([w, v]) => `${percent(v)} at w=${Number(w)}`);
-  return parts.length ? `${parts.join(', ')}${samples}` : null;
-}
 
 /** Chooses a model from the manifest and tells where it comes from. */
 export function ModelPicker() {
@@ -24,6 +12,7 @@ export function ModelPicker() {
   const load = useStudioStore((s) => s.load);
   const setParam = useStudioStore((s) => s.setParam);
   const running = useStudioStore((s) => s.status === 'running');
+  const params = useStudioStore((s) => s.params);
 
   if (manifestState === 'loading') return <section className="panel">Loading the model list…</section>;
   if (!manifest) return <section className="panel" data-testid="model-picker">No models available.</section>;
@@ -53,8 +42,12 @@ export function ModelPicker() {
       </label>
       {model && (
         <dl className="model-info" data-testid="model-info">
-          <dt>Parameters</dt>
-          <dd>{formatCount(model.parameters)}</dd>
+          {costRows(model).map((row) => (
+            <div key={row.key} className="model-info-row" data-testid={`model-cost-${row.key}`} title={row.title}>
+              <dt>{row.label}</dt>
+              <dd>{row.value}</dd>
+            </div>
+          ))}
           <dt>Dataset</dt>
           <dd>{model.dataset}</dd>
           <dt>Variant</dt>
@@ -69,12 +62,6 @@ export function ModelPicker() {
             {model.training?.hardware ? ` on ${model.training.hardware}` : ''}
             {model.training?.wall_time_s ? `, ${Math.round(model.training.wall_time_s / 60)} min` : ''}
           </dd>
-          {accuracyText(model) && (
-            <>
-              <dt>Class accuracy</dt>
-              <dd>{accuracyText(model)}</dd>
-            </>
-          )}
           {typeof model.parity?.denoised === 'number' && (
             <>
               <dt>ONNX parity</dt>
@@ -86,6 +73,13 @@ export function ModelPicker() {
             {model.file} · {formatCount(model.bytes)}B · <span data-testid="model-load">{loadText}</span>
           </dd>
         </dl>
+      )}
+      {model && comparableModels(manifest, model).length > 1 && (
+        <p className="compare-link">
+          <a href={writeCompareParams(defaultComparison(manifest, model), params)} data-testid="compare-link">
+            Compare with the other {model.dataset} models →
+          </a>
+        </p>
       )}
       {model?.preview && <img className="model-preview" src={new URL(model.preview, manifestUrl()).href} alt={`samples from ${model.label}`} />}
     </section>

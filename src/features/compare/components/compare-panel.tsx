@@ -1,0 +1,63 @@
+import { FrameCanvas } from '@/components/frame-canvas';
+import { accuracyAt, costRows, formatMs, formatPercent } from '@/lib/model-cost';
+import { modelOf, panelFrames, referencePanelId, speedUp, useCompareStore } from '@/stores/compare-store';
+
+const statusText: Record<string, string> = { idle: 'Ready', queued: 'Waiting for the previous model', loading: 'Loading model', running: 'Running', done: 'Done', error: 'Failed' };
+
+/** One model of the comparison: its progress and timings, its cost, and its images at the shared step. */
+export function ComparePanel({ id }: { id: string }) {
+  const panel = useCompareStore((s) => s.panels[id]);
+  const model = useCompareStore((s) => modelOf(s, id));
+  const viewStep = useCompareStore((s) => s.viewStep);
+  const show = useCompareStore((s) => s.show);
+  const speed = useCompareStore((s) => speedUp(s, id));
+  const isReference = useCompareStore((s) => referencePanelId(s) === id);
+  const guidance = useCompareStore((s) => s.params.guidance);
+  if (!panel || !model) return null;
+  const shown = panelFrames(panel, viewStep, show);
+  const accuracy = accuracyAt(model, guidance);
+  const label = panel.status === 'running' && panel.step > 0 ? `Step ${panel.step} of ${panel.steps}` : panel.status === 'loading' && panel.phase ? `Loading model (${panel.phase.replace('-', ' ')})` : statusText[panel.status];
+
+  return (
+    <section className="panel compare-panel" data-testid="compare-panel" data-model={id} data-state={panel.status}>
+      <h2>{model.label}</h2>
+      <div className={`status status-${panel.status === 'done' ? 'done' : panel.status === 'error' ? 'error' : 'idle'}`} data-testid="compare-status">
+        {label}
+      </div>
+      <progress data-testid="compare-progress" max={Math.max(panel.steps, 1)} value={panel.step} />
+      {panel.error && (
+        <div className="error-banner" role="alert" data-testid="compare-error">
+          {panel.error}
+        </div>
+      )}
+      <dl className="model-info compare-timings">
+        <dt>ms / step</dt>
+        <dd data-testid="compare-ms-per-step">{formatMs(panel.msPerStep)}</dd>
+        <dt>Total</dt>
+        <dd data-testid="compare-total">{panel.status === 'done' ? `${(panel.elapsedMs / 1000).toFixed(2)} s` : '–'}</dd>
+        <dt>Speed-up</dt>
+        <dd data-testid="compare-speedup" title="ms/step of the full model ÷ ms/step of this one, measured in this run">
+          {speed === null ? '–' : `${speed.toFixed(2)}×`}
+          {isReference ? ' (reference)' : ''}
+        </dd>
+        {costRows(model).map((row) => (
+          <div key={row.key} className="model-info-row" data-testid={`compare-cost-${row.key}`} title={row.title}>
+            <dt>{row.label}</dt>
+            <dd>{row.value}</dd>
+          </div>
+        ))}
+        {accuracy !== null && (
+          <>
+            <dt>At w={guidance}</dt>
+            <dd data-testid="compare-accuracy">{formatPercent(accuracy)} class accuracy</dd>
+          </>
+        )}
+      </dl>
+      <div className="compare-results" data-testid="compare-results" data-step={shown?.step ?? ''}>
+        {shown?.frames.map((frame, i) => (
+          <FrameCanvas key={i} frame={frame} className="result compare-result" data-testid="compare-result" data-index={i} data-step={shown.step} aria-label={`${model.label}, sample ${i + 1}, step ${shown.step + 1}`} />
+        ))}
+      </div>
+    </section>
+  );
+}
