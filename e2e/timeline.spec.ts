@@ -1,4 +1,4 @@
-import { gifFrameCount } from '@/features/timeline/lib/export';
+import { gifFrameCount } from '@/features/timeline/lib/gif-frames';
 import { expect, test } from './support/studio-page';
 
 // Few steps and a small batch keep this fast on two cores.
