@@ -67,8 +67,8 @@ export function costRows(model: ModelEntry): CostRow[] {
     const runs = `median of ${b.runs} runs, batch 1, on ${b.machine}`;
     const wasm = median(b.ms_per_forward.wasm);
     const ort = median(b.ms_per_forward.onnxruntime_cpu);
-    if (wasm !== null) rows.push({ key: 'wasm', label: 'WASM ms', value: `${formatMs(wasm)} / forward`, title: `browser WASM, 1 thread, ${runs}` });
-    if (ort !== null) rows.push({ key: 'onnxruntime_cpu', label: 'Native ms', value: `${formatMs(ort)} / forward`, title: `onnxruntime CPU, 1 thread, ${runs}` });
+    if (wasm !== null) rows.push({ key: 'wasm', label: 'WASM, 1 thread', value: `${formatMs(wasm)} / forward`, title: `browser WASM, 1 thread, ${runs}` });
+    if (ort !== null) rows.push({ key: 'onnxruntime_cpu', label: 'Native ORT', value: `${formatMs(ort)} / forward`, title: `onnxruntime CPU, 1 thread, ${runs}` });
   }
   const acc = accuracyText(model);
   if (acc) rows.push({ key: 'accuracy', label: 'Class accuracy', value: acc, title: 'share of class-conditional samples that the project classifier labels as the requested class' });

@@ -33,6 +33,8 @@ export function ComparePanel({ id }: { id: string }) {
       <dl className="model-info compare-timings">
         <dt>ms / step</dt>
         <dd data-testid="compare-ms-per-step">{formatMs(panel.msPerStep)}</dd>
+        <dt>Load</dt>
+        <dd data-testid="compare-load">{panel.loadMs === null ? '–' : `${formatMs(panel.loadMs)}${panel.backend ? ` · ${panel.backend.toUpperCase()}` : ''}`}</dd>
         <dt>Total</dt>
         <dd data-testid="compare-total">{panel.status === 'done' ? `${(panel.elapsedMs / 1000).toFixed(2)} s` : '–'}</dd>
         <dt>Speed-up</dt>
