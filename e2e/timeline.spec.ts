@@ -1,11 +1,12 @@
 import { gifFrameCount } from '@/features/timeline/lib/gif-frames';
+import { pythonAttentionStats } from './support/python-attention';
 import { expect, test } from './support/studio-page';
 
 // Few steps and a small batch keep this fast on two cores.
 const RUN = { model: 'diffit-fmnist', seed: 3, steps: 4, class: 'none', guidance: 1, batch: 2, backend: 'wasm' };
 
 test.describe('timeline and attention explorer', () => {
-  test('slider shows each recorded step; a click draws a heatmap; the strip and GIF have one entry per step', async ({ studio, page }) => {
+  test('slider shows each recorded step; a click draws a heatmap; the strip and GIF have one entry per step', async ({ studio, page }, testInfo) => {
     await studio.goto(RUN);
     const state = await studio.generate();
     expect(state.status).toBe('done');
@@ -80,6 +81,17 @@ test.describe('timeline and attention explorer', () => {
     await expect(page.getByTestId('attention-chart')).toBeVisible();
     await expect(page.getByTestId('chart-entropy').locator('polyline')).toHaveCount(6);
     await expect(page.getByTestId('chart-distance').locator('polyline')).toHaveCount(6);
+
+    // The chart's numbers match training/diffit/attention_stats.py on the same noise (PyTorch vs onnxruntime-web).
+    const py = pythonAttentionStats({ checkpoint: 'training/weights/diffit-fmnist-ema.pt', seed: RUN.seed, steps: RUN.steps, batch: RUN.batch }, testInfo.outputPath('attention.json'));
+    const browser = await page.evaluate(() => window.__diffit!.attentionStats());
+    expect(browser.map((l) => l.layer)).toEqual(Object.keys(py[0].layers));
+    for (const l of browser) {
+      for (let i = 0; i < RUN.steps; i++) {
+        expect(Math.abs(l.entropy[i] - py[i].layers[l.layer][0]), `${l.layer} entropy, step ${i + 1}`).toBeLessThan(0.01);
+        expect(Math.abs(l.distance[i] - py[i].layers[l.layer][1]), `${l.layer} distance, step ${i + 1}`).toBeLessThan(0.02);
+      }
+    }
 
     // Recorded attention rows sum to 1 (uint8 per row).
     const sums = await page.evaluate(() => window.__diffit!.attentionRowSums());

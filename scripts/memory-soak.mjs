@@ -8,7 +8,7 @@ import { chromium } from '@playwright/test';
 
 const runs = Number(process.argv[2] ?? 100);
 let base = process.argv[3];
-const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--enable-precise-memory-info', '--enable-blink-features=ForceEagerMeasureMemory'];
+const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--enable-precise-memory-info'];
 
 let server = null;
 if (!base) {
@@ -34,16 +34,7 @@ try {
     const get = (name) => metrics.find((m) => m.name === name)?.value ?? NaN;
     // ArrayBuffer backing stores (the recorded trajectory) are outside the JS heap proper.
     const usage = await cdp.send('Runtime.getHeapUsage');
-    // Main thread and the inference worker together (needs cross-origin isolation).
-    const all = await page.evaluate(async () => {
-      try {
-        const m = await Promise.race([performance.measureUserAgentSpecificMemory(), new Promise((r) => setTimeout(() => r(null), 20_000))]);
-        return m ? m.bytes : null;
-      } catch {
-        return null;
-      }
-    });
-    return { used: get('JSHeapUsedSize'), total: get('JSHeapTotalSize'), backing: usage.backingStorageSize ?? NaN, all };
+    return { used: get('JSHeapUsedSize'), total: get('JSHeapTotalSize'), backing: usage.backingStorageSize ?? NaN };
   };
   const generate = async () => {
     await page.getByTestId('generate').click();
@@ -61,7 +52,7 @@ try {
   await generate();
   const t = await page.evaluate(() => window.__diffit.timeline());
   const afterDefault = await heap();
-  console.log(`default run heap after GC: main JS heap used ${mb(afterDefault.used)}, ArrayBuffers ${mb(afterDefault.backing)}, page + worker ${mb(afterDefault.all)}`);
+  console.log(`default run heap after GC: main JS heap used ${mb(afterDefault.used)}, ArrayBuffers ${mb(afterDefault.backing)}`);
   console.log(`default run: diffit-fmnist, ${params.steps} steps, batch ${params.batch}: recorded ${t.recorded} steps;` +
     ` states ${t.bytes.states} B, attention ${t.bytes.attention} B, summary ${t.bytes.summary} B, total ${t.bytes.total} B (${mb(t.bytes.total)})`);
 
@@ -72,13 +63,13 @@ try {
   await generate(); // warm-up: model loaded, code paths compiled
   const start = await heap();
   console.log(`soak: ${runs} generations of diffit-fmnist, 2 steps, batch 2, WASM; heap after GC`);
-  console.log(`  after   0: main JS heap used ${mb(start.used)} (total ${mb(start.total)}), ArrayBuffers ${mb(start.backing)}, page + worker ${mb(start.all)}`);
+  console.log(`  after   0: main JS heap used ${mb(start.used)} (total ${mb(start.total)}), ArrayBuffers ${mb(start.backing)}`);
   const t0 = Date.now();
   for (let i = 1; i <= runs; i++) {
     await generate();
     if (i % 10 === 0) {
       const h = await heap();
-      console.log(`  after ${String(i).padStart(3)}: main JS heap used ${mb(h.used)} (total ${mb(h.total)}), ArrayBuffers ${mb(h.backing)}, page + worker ${mb(h.all)}  [${((Date.now() - t0) / 1000).toFixed(0)} s]`);
+      console.log(`  after ${String(i).padStart(3)}: main JS heap used ${mb(h.used)} (total ${mb(h.total)}), ArrayBuffers ${mb(h.backing)}  [${((Date.now() - t0) / 1000).toFixed(0)} s]`);
     }
   }
 } finally {

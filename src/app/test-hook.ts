@@ -41,6 +41,8 @@ export interface DiffitTestHook {
   timeline(): DiffitTimelineState;
   /** The recorded state of step `step` (1-based) in a view: uint8 row-major over [B, C, H, W]. */
   stepPixels(step: number, view: TimelineView): number[] | null;
+  /** Per layer, the worker's entropy and distance against the step. */
+  attentionStats(): { layer: string; entropy: number[]; distance: number[] }[];
   /** Sums of every recorded (decoded) attention row. */
   attentionRowSums(): { rows: number; min: number; max: number } | null;
 }
@@ -88,6 +90,9 @@ export function installTestHook(): void {
       const trajectory = currentTrajectory();
       if (!trajectory || step < 1 || step > trajectory.recorded) return null;
       return Array.from(trajectory.pixels(step - 1, view));
+    },
+    attentionStats() {
+      return currentTrajectory()?.stats() ?? [];
     },
     attentionRowSums() {
       return currentTrajectory()?.rowSums() ?? null;
