@@ -30,6 +30,7 @@ test.describe('timeline and attention explorer', () => {
     await page.keyboard.press('ArrowRight');
     await expect(page.getByTestId('timeline-label')).toHaveAttribute('data-step', '2');
     expect(await studio.canvasPixels(1)).toEqual(await studio.stepPixels(2, 'x'));
+    expect(new URL(page.url()).searchParams.get('step')).toBe('2');
 
     // Play advances through the steps (wrapping around); Pause stops.
     await page.getByTestId('timeline-fps').selectOption('12');
@@ -37,7 +38,10 @@ test.describe('timeline and attention explorer', () => {
     await expect(page.getByTestId('timeline-label')).toHaveAttribute('data-step', '3');
     await page.getByTestId('timeline-play').click();
     await expect(page.getByTestId('timeline-play')).toHaveText('Play');
-    expect(new URL(page.url()).searchParams.get('step')).toBe('2');
+    await slider.focus();
+    await page.keyboard.press('Home');
+    await page.keyboard.press('ArrowRight');
+    await expect(page.getByTestId('timeline-label')).toHaveAttribute('data-step', '2');
 
     // Views: predicted clean image, and the change since the previous step.
     await page.getByTestId('timeline-view').selectOption('denoised');
