@@ -1,5 +1,5 @@
 import { comparableModels, COMPARE_LIMITS } from '@/lib/compare-params';
-import { LIMITS } from '@/lib/url-params';
+import { SamplingFields } from '@/components/sampling-fields';
 import { modelOf, useCompareStore } from '@/stores/compare-store';
 
 /** Which models (two or three of one data set), and the one set of parameters that drives them all. */
@@ -37,33 +37,7 @@ export function CompareControls() {
         })}
       </fieldset>
       <div className="compare-fields">
-        <label className="field">
-          <span>Seed</span>
-          <input data-testid="seed" type="number" min={LIMITS.seed.min} max={LIMITS.seed.max} step={1} value={params.seed} disabled={running} onChange={(e) => setParam('seed', e.target.valueAsNumber)} />
-        </label>
-        <label className="field">
-          <span>Steps</span>
-          <input data-testid="steps" type="number" min={LIMITS.steps.min} max={LIMITS.steps.max} step={1} value={params.steps} disabled={running} onChange={(e) => setParam('steps', e.target.valueAsNumber)} />
-        </label>
-        <label className="field">
-          <span>Class</span>
-          <select data-testid="class" value={params.classLabel === null ? 'none' : String(params.classLabel)} disabled={running} onChange={(e) => setParam('classLabel', e.target.value === 'none' ? null : Number(e.target.value))}>
-            <option value="none">none (unconditional)</option>
-            {first.classes.map((name, i) => (
-              <option key={name} value={i}>
-                {i} · {name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="field">
-          <span>Guidance</span>
-          <input data-testid="guidance" type="number" min={LIMITS.guidance.min} max={LIMITS.guidance.max} step={0.25} value={params.guidance} disabled={running} onChange={(e) => setParam('guidance', e.target.valueAsNumber)} />
-        </label>
-        <label className="field">
-          <span>Batch</span>
-          <input data-testid="batch" type="number" min={LIMITS.batch.min} max={LIMITS.batch.max} step={1} value={params.batch} disabled={running} onChange={(e) => setParam('batch', e.target.valueAsNumber)} />
-        </label>
+        <SamplingFields params={params} classes={first.classes} disabled={running} setParam={setParam} />
       </div>
       <div className="buttons">
         <button type="submit" data-testid="compare-run" disabled={running}>
