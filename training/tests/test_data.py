@@ -213,3 +213,25 @@ def test_train_and_classifier_clis_on_rgb_data(tmp_path, tiny_cifar, tiny_emoji,
     assert state["arch"] == {"in_channels": 3, "num_classes": 2, "feature_dim": 256}
     assert state["dataset"] == "emoji" and state["classes"] == ["Animals & Nature", "Smileys & Emotion"]
     assert "holdout" in state["test_split"]
+
+
+def test_prepared_npz_round_trip(tmp_path, tiny_fmnist):
+    """`python -m diffit.data` writes both splits as 8-bit pixels; --data accepts the .npz instead of the folder."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from diffit.data import DataError, load_dataset
+
+    out = tmp_path / "fm.npz"
+    result = subprocess.run([sys.executable, "-m", "diffit.data", "--dataset", "fashion-mnist", "--data", str(tiny_fmnist),
+                             "--out", str(out)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    for split in ("train", "test"):
+        original, labels, classes = load_dataset("fashion-mnist", tiny_fmnist, split)
+        prepared, prepared_labels, prepared_classes = load_dataset("fashion-mnist", out, split)
+        np.testing.assert_allclose(prepared, original, atol=0.5 / 127.5 + 1e-6)  # 8-bit rounding only
+        assert (prepared_labels == labels).all() and prepared_classes == classes
+    with pytest.raises(DataError, match="not emoji"):
+        load_dataset("emoji", out)
