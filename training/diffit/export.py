@@ -116,6 +116,7 @@ def update_manifest(manifest_path: Path, entry: dict) -> None:
 
 
 VARIANT_ORDER = ("diffit", "dws", "diffip")
+DATASET_ORDER = ("fashion-mnist", "cifar10", "emoji")  # the app opens the first entry
 
 
 def _update_manifest_locked(manifest_path: Path, entry: dict) -> None:
@@ -128,7 +129,9 @@ def _update_manifest_locked(manifest_path: Path, entry: dict) -> None:
     models = [m for m in manifest.get("models", []) if m.get("id") != entry["id"]]
     models.append(entry)
     order = {v: i for i, v in enumerate(VARIANT_ORDER)}
-    manifest["models"] = sorted(models, key=lambda m: (m.get("dataset", ""), order.get(m.get("variant"), 9), m["id"]))
+    datasets = {d: i for i, d in enumerate(DATASET_ORDER)}
+    manifest["models"] = sorted(models, key=lambda m: (datasets.get(m.get("dataset"), 9), m.get("dataset", ""),
+                                                       order.get(m.get("variant"), 9), m["id"]))
     write_json_atomic(manifest, manifest_path)
 
 
