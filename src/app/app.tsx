@@ -44,8 +44,7 @@ function Studio() {
       <ErrorBanner />
       <div className="layout">
         <aside className="sidebar">
-          <ModelPicker />
-          <GenerateControls />
+          <ModelPicker controls={<GenerateControls />} />
         </aside>
         <div className="content">
           <RunProgress />

@@ -1,10 +1,14 @@
+import type { ReactNode } from 'react';
 import { comparableModels, defaultComparison, writeCompareParams } from '@/lib/compare-params';
 import { manifestUrl } from '@/lib/manifest';
 import { costRows, formatCount } from '@/lib/model-cost';
 import { selectedModel, useStudioStore } from '@/stores/studio-store';
 
-/** Chooses a model from the manifest and tells where it comes from. */
-export function ModelPicker() {
+/**
+ * Chooses a model from the manifest and tells where it comes from. `controls` (the sampling form)
+ * sits right under the model choice, above the details, so Generate stays in view.
+ */
+export function ModelPicker({ controls }: { controls?: ReactNode }) {
   const manifest = useStudioStore((s) => s.manifest);
   const manifestState = useStudioStore((s) => s.manifestState);
   const modelId = useStudioStore((s) => s.params.model);
@@ -40,6 +44,7 @@ export function ModelPicker() {
           ))}
         </select>
       </label>
+      {controls}
       {model && (
         <dl className="model-info" data-testid="model-info">
           {costRows(model).map((row) => (
@@ -81,7 +86,12 @@ export function ModelPicker() {
           </a>
         </p>
       )}
-      {model?.preview && <img className="model-preview" src={new URL(model.preview, manifestUrl()).href} alt={`samples from ${model.label}`} />}
+      {model?.preview && (
+        <details className="model-preview-details">
+          <summary>Preview: one row of samples per class</summary>
+          <img className="model-preview" src={new URL(model.preview, manifestUrl()).href} alt={`samples from ${model.label}`} />
+        </details>
+      )}
     </section>
   );
 }
