@@ -18,8 +18,15 @@ export function ModelPicker({ controls }: { controls?: ReactNode }) {
   const running = useStudioStore((s) => s.status === 'running');
   const params = useStudioStore((s) => s.params);
 
-  if (manifestState === 'loading') return <section className="panel">Loading the model list…</section>;
-  if (!manifest) return <section className="panel" data-testid="model-picker">No models available.</section>;
+  if (manifestState === 'loading') return <section className="panel">Loading the model list…{controls}</section>;
+  if (!manifest) {
+    return (
+      <section className="panel" data-testid="model-picker">
+        <p>No models available.</p>
+        {controls}
+      </section>
+    );
+  }
 
   const loadText =
     load.state === 'loading'
