@@ -5,16 +5,10 @@
  * row-major over the (r/w)×(r/w) grid of a layer at resolution r, tokens row-major in a window.
  */
 
-/** What the app needs to know about one TMSA layer (from the manifest's `attention` entries). */
-export interface AttentionLayer {
-  output: string;
-  layer: string;
-  resolution: number;
-  window: number;
-  heads: number;
-  windows: number;
-  tokens: number;
-}
+import type { AttentionOutput } from '@/types/manifest';
+
+/** What the app needs to know about one TMSA layer: the manifest's `attention` entry without its prose layout. */
+export type AttentionLayer = Omit<AttentionOutput, 'layout'>;
 
 /** Where an input pixel's token sits in a layer. */
 export interface TokenAddress {
