@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { StudioParams } from '../../src/lib/url-params';
 
 /** What `python -m diffit.sample --json` writes (docs/contracts.md). */
 export interface PythonSample {
@@ -15,14 +16,8 @@ export interface PythonSample {
   x: number[];
 }
 
-export interface SampleArgs {
-  model: string;
-  seed: number;
-  steps: number;
-  classLabel: number | null;
-  guidance: number;
-  batch: number;
-}
+/** The studio's sampling parameters, without the backend (Python always runs onnxruntime on CPU). */
+export type SampleArgs = Omit<StudioParams, 'backend'>;
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -95,23 +95,12 @@ export function readUrlParams(search: string, manifest: Manifest | null): ReadRe
   const params = defaultsFor(model);
   if (rawModel !== null && !manifest) params.model = rawModel;
 
-  const rawSeed = query.get('seed');
-  if (rawSeed !== null) {
-    const v = parseInteger(rawSeed, LIMITS.seed);
-    if (v === null) bad('seed', rawSeed, `an integer from 0 to ${LIMITS.seed.max}`, String(params.seed));
-    else params.seed = v;
-  }
-  const rawSteps = query.get('steps');
-  if (rawSteps !== null) {
-    const v = parseInteger(rawSteps, LIMITS.steps);
-    if (v === null) bad('steps', rawSteps, `an integer from ${LIMITS.steps.min} to ${LIMITS.steps.max}`, String(params.steps));
-    else params.steps = v;
-  }
-  const rawBatch = query.get('batch');
-  if (rawBatch !== null) {
-    const v = parseInteger(rawBatch, LIMITS.batch);
-    if (v === null) bad('batch', rawBatch, `an integer from ${LIMITS.batch.min} to ${LIMITS.batch.max}`, String(params.batch));
-    else params.batch = v;
+  for (const key of ['seed', 'steps', 'batch'] as const) {
+    const raw = query.get(key);
+    if (raw === null) continue;
+    const v = parseInteger(raw, LIMITS[key]);
+    if (v === null) bad(key, raw, `an integer from ${LIMITS[key].min} to ${LIMITS[key].max}`, String(params[key]));
+    else params[key] = v;
   }
   const rawGuidance = query.get('guidance');
   if (rawGuidance !== null) {

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import load_ema_model
+from .checkpoint import CheckpointError, load_ema_model
 from .diffusion import EDMConstants, guided_denoiser, heun_sample, karras_sigmas
 from .noise import normal_tensor
 
@@ -44,7 +44,10 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json")
     args = p.parse_args(argv)
-    model, _ = load_ema_model(Path(args.checkpoint))
+    try:
+        model, _ = load_ema_model(Path(args.checkpoint))
+    except CheckpointError as error:
+        raise SystemExit(f"error: {error}")
     config = model.config
     layers = model.net.attention_layers()
     label = config.num_classes if args.class_label is None else args.class_label

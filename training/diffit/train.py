@@ -166,7 +166,7 @@ def main(argv=None):
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         images_seen, wall_time, history = state["images_seen"], state["wall_time_s"], state["history"]
-        generator.set_state(state["generator"][rank].cpu() if isinstance(state["generator"], list) else state["generator"])
+        generator.set_state(state["generator"])
         order_rng.bit_generator.state = state["order_rng"]
 
     net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) if distributed else model
@@ -202,6 +202,8 @@ def main(argv=None):
     next_snapshot = (images_seen // args.snapshot_every + 1) * args.snapshot_every if args.snapshot_every else args.images + 1
     window_loss, window_images, window_start = 0.0, 0, time.perf_counter()
     run_start, resumed_wall_time = time.perf_counter(), wall_time
+    ema_params = list(ema.parameters())
+    model_params = [p.detach() for p in model.parameters()]  # views sharing storage with the trained weights
     model.train()
     while images_seen < args.images:
         step_start = time.perf_counter()
@@ -226,7 +228,7 @@ def main(argv=None):
         halflife = min(args.ema_halflife, images_seen * args.ema_rampup)
         beta = 0.5 ** (args.batch / max(halflife, 1e-8))
         with torch.no_grad():
-            torch._foreach_lerp_(list(ema.parameters()), [p.detach() for p in model.parameters()], 1 - beta)
+            torch._foreach_lerp_(ema_params, model_params, 1 - beta)
         window_loss = window_loss + loss.detach() * args.batch  # stays on the device: no sync per step
         window_images += args.batch
         if is_main:
