@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelEntry } from '@/types/manifest';
-import { accuracyAt, accuracyText, costRows, formatCount, formatMs, macsOf } from './model-cost';
+import { accuracyAt, accuracyText, costRows, fdText, formatCount, formatMs, macsOf, precisionRecallText } from './model-cost';
 
 const base = {
   id: 'm', label: 'M', dataset: 'd', classes: [], num_classes: 0, variant: 'diffit', resolution: 32, channels: 1,
@@ -35,6 +35,28 @@ describe('model cost', () => {
     expect(accuracyAt(benchmarked, 3)).toBeNull();
     expect(accuracyAt({ ...base, evaluation: { classifier_accuracy: 0.5 } }, 7)).toBe(0.5);
     expect(accuracyText(benchmarked)).toBe('84.6 % at w=1, 97.6 % at w=2 (1000 samples)');
+  });
+
+  it('states FD_clf with its floors, and precision / recall, per guidance scale', () => {
+    const judged: ModelEntry = {
+      ...base,
+      evaluation: {
+        fd_clf: { '2.0': 41.83, '1.0': 65.164 }, fd_samples: 1000, fd_clf_floor: 19.411, fd_floor_samples: 410,
+        precision: { '1.0': 0.187, '2.0': 0.271 }, recall: { '1.0': 0.49, '2.0': null },
+      },
+    };
+    expect(fdText(judged)).toBe('65.2 at w=1, 41.8 at w=2 (1000 samples; real-vs-real floor 19.4 at 410)');
+    expect(precisionRecallText(judged)).toBe('0.19 / 0.49 at w=1');
+    const withTrainFloor: ModelEntry = {
+      ...base,
+      evaluation: { fd_clf: { '1.0': 80 }, fd_samples: 5000, fd_clf_floor: 6.25, fd_floor_samples: 1000, fd_clf_floor_train: 1.04, fd_clf_floor_train_samples: 5000 },
+    };
+    expect(fdText(withTrainFloor)).toBe('80.0 at w=1 (5000 samples; real-vs-real floor 1.0 at 5000 (train vs train), 6.3 at 1000 (train vs test))');
+    expect(fdText(base)).toBeNull();
+    expect(fdText({ ...base, evaluation: { fd_clf: { '1.0': null } } })).toBeNull();
+    expect(precisionRecallText(base)).toBeNull();
+    const keys = costRows(judged).map((r) => r.key);
+    expect(keys.slice(-2)).toEqual(['fd_clf', 'precision_recall']);
   });
 
   it('lists parameters, MACs, bytes, measured times and accuracy', () => {

@@ -3,7 +3,7 @@
  * manifest entry (the `benchmark` block is written by `npm run bench`). Shared by the model
  * picker and the compare panels.
  */
-import type { ModelEntry, TimingSummary } from '@/types/manifest';
+import type { ModelEntry, PerGuidance, TimingSummary } from '@/types/manifest';
 
 /** 2361813 → "2.36 M", 9952320 → "9.95 M", 1234 → "1.2 k". */
 export function formatCount(n: number): string {
@@ -46,8 +46,44 @@ export function accuracyText(model: ModelEntry): string | null {
   return parts.length ? `${parts.join(', ')}${samples}` : null;
 }
 
+/** The guidance scales a per-guidance metric was measured at, ascending, with their values. */
+function byGuidance(values: PerGuidance | undefined): [number, number][] {
+  if (!values) return [];
+  return Object.entries(values)
+    .filter((entry): entry is [string, number] => typeof entry[1] === 'number' && Number.isFinite(entry[1]))
+    .map(([w, v]): [number, number] => [Number(w), v])
+    .sort((a, b) => a[0] - b[0]);
+}
+
+/** "65.2 at w=1, 41.8 at w=2 (1000 samples; real-vs-real floor 19.4 at 410)". Lower is better. */
+export function fdText(model: ModelEntry): string | null {
+  const e = model.evaluation;
+  const parts = byGuidance(e?.fd_clf).map(([w, v]) => `${v.toFixed(1)} at w=${w}`);
+  if (!e || !parts.length) return null;
+  const floors: string[] = [];
+  if (typeof e.fd_clf_floor_train === 'number' && e.fd_clf_floor_train_samples) {
+    floors.push(`${e.fd_clf_floor_train.toFixed(1)} at ${e.fd_clf_floor_train_samples} (train vs train)`);
+  }
+  if (typeof e.fd_clf_floor === 'number') {
+    floors.push(`${e.fd_clf_floor.toFixed(1)} at ${e.fd_floor_samples ?? '?'}${floors.length ? ' (train vs test)' : ''}`);
+  }
+  const samples = e.fd_samples ? `${e.fd_samples} samples` : '';
+  const floor = floors.length ? `real-vs-real floor ${floors.join(', ')}` : '';
+  const note = [samples, floor].filter(Boolean).join('; ');
+  return `${parts.join(', ')}${note ? ` (${note})` : ''}`;
+}
+
+/** "0.27 / 0.46 at w=2" (precision / recall, k-NN in the classifier's features). */
+export function precisionRecallText(model: ModelEntry): string | null {
+  const recall = new Map(byGuidance(model.evaluation?.recall));
+  const parts = byGuidance(model.evaluation?.precision)
+    .filter(([w]) => recall.has(w))
+    .map(([w, p]) => `${p.toFixed(2)} / ${recall.get(w)!.toFixed(2)} at w=${w}`);
+  return parts.length ? parts.join(', ') : null;
+}
+
 export interface CostRow {
-  key: 'parameters' | 'macs' | 'bytes' | 'wasm' | 'onnxruntime_cpu' | 'accuracy';
+  key: 'parameters' | 'macs' | 'bytes' | 'wasm' | 'onnxruntime_cpu' | 'accuracy' | 'fd_clf' | 'precision_recall';
   label: string;
   value: string;
   title?: string;
@@ -72,5 +108,9 @@ export function costRows(model: ModelEntry): CostRow[] {
   }
   const acc = accuracyText(model);
   if (acc) rows.push({ key: 'accuracy', label: 'Class accuracy', value: acc, title: 'share of class-conditional samples that the project classifier labels as the requested class' });
+  const fd = fdText(model);
+  if (fd) rows.push({ key: 'fd_clf', label: 'FD_clf', value: fd, title: 'Fréchet distance between generated and real training images in the project classifier\'s penultimate features; lower is better, and the real-vs-real floor is the best a perfect model could score at that sample count' });
+  const pr = precisionRecallText(model);
+  if (pr) rows.push({ key: 'precision_recall', label: 'Precision / recall', value: pr, title: 'k-NN precision (samples that look real) and recall (real images the samples cover), Kynkäänniemi et al. 2019, in the classifier\'s features' });
   return rows;
 }

@@ -44,6 +44,28 @@ export interface ModelBenchmark {
   wasm_vs_onnxruntime_cpu?: number | null;
 }
 
+/** Per guidance scale ({"1.0": 41.8}); null where that metric was not computed. */
+export type PerGuidance = Record<string, number | null>;
+
+/** What `python -m diffit.evaluate` measured (README: "Sample quality"). */
+export interface ModelEvaluation {
+  classifier_accuracy?: number | Record<string, number>;
+  samples?: number;
+  steps?: number;
+  /** Fréchet distance in the project classifier's penultimate features, generated vs real training images. */
+  fd_clf?: PerGuidance;
+  fd_samples?: number;
+  /** Real-vs-real floor: the test split against training images, at the test split's size. */
+  fd_clf_floor?: number | null;
+  fd_floor_samples?: number;
+  /** Real-vs-real floor at the full count: two disjoint training subsets (where the split has room). */
+  fd_clf_floor_train?: number | null;
+  fd_clf_floor_train_samples?: number | null;
+  precision?: PerGuidance;
+  recall?: PerGuidance;
+  [key: string]: unknown;
+}
+
 export interface ModelEntry {
   id: string;
   label: string;
@@ -65,7 +87,7 @@ export interface ModelEntry {
   attention?: AttentionOutput[];
   training?: { images_seen?: number; hardware?: string; wall_time_s?: number; seed?: number; [key: string]: unknown };
   /** Classifier accuracy of samples, one number or one per guidance scale ({"2.0": 0.97}). */
-  evaluation?: { classifier_accuracy?: number | Record<string, number>; samples?: number; [key: string]: unknown };
+  evaluation?: ModelEvaluation;
   /** Max |ONNX - PyTorch| of the exported graph. */
   parity?: { denoised?: number; attention?: number; [key: string]: unknown };
   preview?: string | null;

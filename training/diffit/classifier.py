@@ -104,6 +104,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--max-train-images", type=int, default=0)
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast for training (CUDA, or CPUs with bf16 instructions)")
     args = p.parse_args(argv)
     spec = DATASETS[args.dataset]
     args.epochs = args.epochs or spec.classifier_epochs
@@ -132,7 +133,8 @@ def main(argv=None):
         for i in range(len(data) // args.batch):
             index = order[i * args.batch:(i + 1) * args.batch]
             x = augment(data[index], generator, spec.classifier_xflip, spec.fill).to(device)
-            loss = F.cross_entropy(model(x), labels[index].to(device), label_smoothing=0.05)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
+                loss = F.cross_entropy(model(x), labels[index].to(device), label_smoothing=0.05)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -145,7 +147,8 @@ def main(argv=None):
     accuracy = float((predicted == y_test).mean())
     per_class = [float((predicted[y_test == c] == c).mean()) for c in np.unique(y_test)]
     wall = time.perf_counter() - start
-    hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    hardware += ", bf16 autocast" if args.bf16 else ""
     save_atomic({"arch": arch, "model": {k: v.cpu() for k, v in model.state_dict().items()},
                  "test_accuracy": accuracy, "test_mean_class_accuracy": float(np.mean(per_class)),
                  "test_split": spec.test_split, "test_images": len(y_test), "train_images": len(y_train),

@@ -13,7 +13,8 @@ Per guidance scale, two sample sets are drawn with the deterministic Heun sample
   penultimate features; k-NN precision and recall in the same features; Inception FID with --inception-weights.
 The real-vs-real floor compares the test split with the training subset at the test split's size (capped by
 --fd-samples), and the generated set is measured again at that size (`*_at_floor_samples`): Fréchet distances are
-biased upwards at small sample counts, so only numbers at equal counts compare. Samples are quantised to the
+biased upwards at small sample counts, so only numbers at equal counts compare. Where the training split has room for
+a second, disjoint subset of --fd-samples images (CIFAR-10), `fd_clf_floor_train` is the floor at the full count. Samples are quantised to the
 8-bit pixels the app shows before they are judged.
 """
 
@@ -95,12 +96,18 @@ class RealFeatures:
         rng = np.random.default_rng(seed)
         self.n = min(fd_samples, len(train))
         self.n_floor = min(fd_samples, len(test))
-        reference = train[rng.choice(len(train), self.n, replace=False)]  # seeded subset, class mix of train
+        drawn = rng.choice(len(train), self.n, replace=False)
+        reference = train[drawn]  # seeded subset, class mix of train
         test = test[rng.choice(len(test), self.n_floor, replace=False)]
+        # A second training subset, disjoint from the reference, where the split has room for it: the floor at the
+        # full sample count when the test split is smaller (CIFAR-10 here ships 1,000 test images).
+        rest = np.setdiff1d(np.arange(len(train)), drawn)
+        self.train_floor = train[rng.choice(rest, self.n, replace=False)] if len(rest) >= self.n else None
         self.reference_description = f"{dataset} train split ({len(train):,} images; {self.n:,} drawn)"
         self.test_description = f"{dataset} {DATASETS[dataset].test_split}: {self.n_floor:,} images"
         self.clf = embed(classifier, reference, device)  # (n, 256)
         self.clf_test = embed(classifier, test, device)  # (n_floor, 256)
+        self.clf_train_floor = embed(classifier, self.train_floor, device) if self.train_floor is not None else None
         self.inception = self.inception_test = None
         if inception is not None:
             self.inception = inception(reference)  # (n, 2048)
@@ -108,7 +115,11 @@ class RealFeatures:
 
     def floor(self) -> dict:
         """Real-vs-real: test split against the first n_floor training-reference images."""
-        row = {"fd_clf_floor": frechet_distance_features(self.clf_test, self.clf[: self.n_floor])}
+        row = {"fd_clf_floor": frechet_distance_features(self.clf_test, self.clf[: self.n_floor]),
+               "fd_clf_floor_train": None, "fd_clf_floor_train_samples": None}
+        if self.clf_train_floor is not None:  # train vs disjoint train at the full count
+            row["fd_clf_floor_train"] = frechet_distance_features(self.clf_train_floor, self.clf)
+            row["fd_clf_floor_train_samples"] = self.n
         if self.inception is not None:
             row["fid_inception_floor"] = frechet_distance_features(self.inception_test, self.inception[: self.n_floor])
         return row
@@ -139,6 +150,7 @@ def print_table(rows: list[dict]) -> None:
     columns = [("guidance", "guidance", "{:g}"), ("acc", "classifier_accuracy", "{:.3f}"),
                ("mean/class", "mean_class_accuracy", "{:.3f}"), ("FD_clf", "fd_clf", "{:.3f}"),
                ("FD_clf@floor_n", "fd_clf_at_floor_samples", "{:.3f}"), ("floor", "fd_clf_floor", "{:.3f}"),
+               ("floor@n", "fd_clf_floor_train", "{:.3f}"),
                ("precision", "precision", "{:.3f}"), ("recall", "recall", "{:.3f}"),
                ("FID", "fid_inception", "{:.2f}"), ("FID floor", "fid_inception_floor", "{:.2f}")]
     cells = [[name for name, _, _ in columns]]

@@ -218,7 +218,8 @@ def main(argv=None):
                     "fid_inception_at_floor_samples"]
             entry["evaluation"].update({key: {str(r["guidance"]): r.get(key) for r in rows} for key in keys})
             entry["evaluation"].update({key: rows[0].get(key) for key in
-                                        ("fd_clf_floor", "fid_inception_floor", "fd_samples", "fd_floor_samples",
+                                        ("fd_clf_floor", "fd_clf_floor_train", "fd_clf_floor_train_samples",
+                                         "fid_inception_floor", "fd_samples", "fd_floor_samples",
                                          "fd_reference", "fd_floor_reference", "pr_k")})
     if not args.no_preview:
         preview = out_dir / f"{args.id}-preview.png"

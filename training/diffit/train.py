@@ -55,7 +55,7 @@ def parse_args(argv=None):
     p.add_argument("--grad-clip", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="'cpu', 'cuda', 'cuda:N' or 'auto'")
-    p.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA)")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA, or CPUs with bf16 instructions)")
     p.add_argument("--checkpoint-every", type=int, default=100_000, help="images between checkpoints")
     p.add_argument("--grid-every", type=int, default=500_000, help="images between sample grids (0: only at the end)")
     p.add_argument("--grid-steps", type=int, default=18, help="Heun steps for sample grids")
@@ -67,10 +67,11 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def hardware_name(device: torch.device) -> str:
+def hardware_name(device: torch.device, bf16: bool = False) -> str:
+    precision = ", bf16 autocast" if bf16 else ""
     if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)}"
-    return f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+        return f"{torch.cuda.get_device_name(device)}{precision}"
+    return f"{platform.machine()} CPU, {torch.get_num_threads()} threads{precision}"
 
 
 def load_data(args) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -185,20 +186,20 @@ def main(argv=None):
             "optimizer": optimizer.state_dict(), "images_seen": images_seen, "wall_time_s": wall_time,
             "history": history, "generator": generator.get_state(), "order_rng": order_rng.bit_generator.state,
             "permutation": permutation, "cursor": cursor, "seed": args.seed, "dataset": args.dataset,
-            "classes": class_names, "hardware": hardware_name(device) + (f" x{world}" if world > 1 else ""),
+            "classes": class_names, "hardware": hardware_name(device, args.bf16) + (f" x{world}" if world > 1 else ""),
             "args": vars(args), "torch": torch.__version__, "train_images": n, "xflip": xflip,
         }, ckpt_path)
 
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
         params = sum(p.numel() for p in model.parameters())
-        print(f"{args.model}: {params:,} parameters, {n:,} training images, device {hardware_name(device)}, "
+        print(f"{args.model}: {params:,} parameters, {n:,} training images, device {hardware_name(device, args.bf16)}, "
               f"world {world}, global batch {args.batch}, from {images_seen:,} to {args.images:,} images")
     bar = tqdm(total=args.images, initial=images_seen, unit="img", unit_scale=True, dynamic_ncols=True,
                disable=args.quiet or not is_main, file=sys.stdout, mininterval=2.0)
     next_ckpt = (images_seen // args.checkpoint_every + 1) * args.checkpoint_every
     next_grid = (images_seen // args.grid_every + 1) * args.grid_every if args.grid_every else args.images + 1
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.bf16 and device.type == "cuda")
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16)
     next_snapshot = (images_seen // args.snapshot_every + 1) * args.snapshot_every if args.snapshot_every else args.images + 1
     window_loss, window_images, window_start = 0.0, 0, time.perf_counter()
     run_start, resumed_wall_time = time.perf_counter(), wall_time
@@ -249,7 +250,7 @@ def main(argv=None):
                 save_atomic({"model_name": args.model, "config": config.to_dict(), "ema": ema.state_dict(),
                              "images_seen": images_seen, "wall_time_s": resumed_wall_time + time.perf_counter() - run_start,
                              "seed": args.seed, "dataset": args.dataset, "classes": class_names,
-                             "hardware": hardware_name(device) + (f" x{world}" if world > 1 else "")},
+                             "hardware": hardware_name(device, args.bf16) + (f" x{world}" if world > 1 else "")},
                             out / f"ema-{images_seen:09d}.pt")
                 next_snapshot += args.snapshot_every
             if images_seen >= next_grid and images_seen < args.images:
@@ -272,7 +273,7 @@ def main(argv=None):
         write_checkpoint()
         sample_grid(ema, config, out / "samples.png", args.grid_steps, args.seed, device)
         summary = {"model": args.model, "images_seen": images_seen, "wall_time_s": round(wall_time, 1),
-                   "hardware": hardware_name(device), "world": world, "seed": args.seed,
+                   "hardware": hardware_name(device, args.bf16), "world": world, "seed": args.seed,
                    "final_loss": history[-1]["loss"] if history else None,
                    "images_per_s": images_seen / wall_time if wall_time else None}
         (out / "summary.json").write_text(json.dumps(summary, indent=1))

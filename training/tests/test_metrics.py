@@ -184,6 +184,12 @@ def test_evaluate_cli_reports_every_metric(tmp_path, tiny_cifar, capsys):
             assert np.isfinite(row[key]) and row[key] >= 0, key
         assert 0 <= row["precision"] <= 1 and 0 <= row["recall"] <= 1 and row["pr_k"] == 2
     assert rows[0]["fd_clf_floor"] == rows[1]["fd_clf_floor"]
+    assert rows[0]["fd_clf_floor_train"] is None  # 40 training images leave no room for 2 x 30
+
+    evaluate_main([*map(str, ["--checkpoint", ckpt, *common, "--fd-samples", 20, "--json", out])])
+    row = json.loads(out.read_text())[0]  # 2 x 20 disjoint training images: a floor at the full count
+    assert row["fd_clf_floor_train_samples"] == 20 and np.isfinite(row["fd_clf_floor_train"])
+    assert row["fd_clf_floor_train"] > 0
 
     for extra, message in ((["--data", tmp_path / "no"], "error: data folder"),
                            (["--inception-weights", tmp_path / "none.pt"], "do not exist"),
