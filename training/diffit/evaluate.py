@@ -188,6 +188,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for torch and onnxruntime (0: their default)")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
@@ -196,6 +197,8 @@ def main(argv=None):
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.fd_samples and args.fd_samples <= max(args.k, 2):
         fail(f"--fd-samples {args.fd_samples} is too few for k = {args.k} nearest neighbours (or 0 to skip)")
     try:
@@ -211,7 +214,7 @@ def main(argv=None):
         else:
             if not Path(args.onnx).is_file():
                 raise CheckpointError(f"model file {args.onnx} does not exist")
-            denoise, to_array = OnnxDenoiser(args.onnx), None
+            denoise, to_array = OnnxDenoiser(args.onnx, args.threads), None
             declared = denoise.session.get_inputs()[0].shape[1:]  # [C, H, W], ints where static
             if all(isinstance(d, int) for d in declared):
                 shape = tuple(declared)
@@ -249,7 +252,7 @@ def main(argv=None):
         row = {"guidance": guidance, "samples": len(labels), "steps": args.steps, "seed": args.seed,
                "classifier_accuracy": acc["accuracy"], "mean_class_accuracy": acc["mean_class"],
                "per_class_accuracy": acc["per_class"], "device": str(args.device),
-               "classifier_test_accuracy": classifier_state.get("test_accuracy"),
+               "classifier_test_accuracy": classifier_state.get("test_accuracy"), "threads": args.threads or None,
                "source": args.checkpoint or args.onnx, "classifier": args.classifier, "dataset": dataset}
         if real is not None:
             fd_set = quantise(generate(denoise, num_classes, fd_labels, shape, args.steps, guidance, args.seed + 1,

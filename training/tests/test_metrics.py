@@ -199,6 +199,12 @@ def test_evaluate_cli_reports_every_metric(tmp_path, tiny_cifar, capsys):
         assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
     export_onnx(model, tmp_path / "t.onnx")
-    evaluate_main([*map(str, ["--onnx", tmp_path / "t.onnx", *common, "--fd-samples", 0, "--json", out])])
+    threads = torch.get_num_threads()
+    try:
+        evaluate_main([*map(str, ["--onnx", tmp_path / "t.onnx", *common, "--fd-samples", 0, "--threads", 1,
+                                  "--json", out])])
+    finally:
+        torch.set_num_threads(threads)
     row = json.loads(out.read_text())[0]
+    assert row["threads"] == 1
     assert row["samples"] == 10 and "fd_clf" not in row  # shape (3, 32, 32) read from the ONNX input
