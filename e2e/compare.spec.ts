@@ -120,6 +120,21 @@ test.describe('compare view on WASM', () => {
     await expect(page.getByTestId('model-cost-accuracy')).toContainText('%');
     await page.getByTestId('model').selectOption('dws-fmnist');
     await expect(page.getByTestId('model-cost-parameters')).toContainText('1.39 M');
+    // Distribution metrics, with the real-vs-real floor, for every model that has them.
+    const { readFileSync } = await import('node:fs');
+    type Judged = { id: string; evaluation?: { fd_clf?: Record<string, number | null>; fd_clf_floor?: number; fd_floor_samples?: number } };
+    const judged = (JSON.parse(readFileSync('public/models/manifest.json', 'utf8')).models as Judged[]).filter(
+      (m) => typeof m.evaluation?.fd_clf_floor === 'number',
+    );
+    expect(judged.length).toBeGreaterThan(0);
+    for (const m of judged) {
+      await page.getByTestId('model').selectOption(m.id);
+      const [w, fd] = Object.entries(m.evaluation!.fd_clf!).find(([, v]) => typeof v === 'number')!;
+      await expect(page.getByTestId('model-cost-fd_clf')).toContainText(`${fd!.toFixed(1)} at w=${Number(w)}`);
+      await expect(page.getByTestId('model-cost-fd_clf')).toContainText(`${m.evaluation!.fd_clf_floor!.toFixed(1)} at ${m.evaluation!.fd_floor_samples}`);
+      await expect(page.getByTestId('model-cost-precision_recall')).toContainText(/\d\.\d\d \/ \d\.\d\d at w=/);
+    }
+    await page.getByTestId('model').selectOption('dws-fmnist');
 
     await page.getByTestId('compare-link').click();
     await expect(page.getByTestId('compare-view')).toBeVisible();
