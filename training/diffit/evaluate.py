@@ -257,7 +257,7 @@ def main(argv=None):
         if real is not None:
             fd_set = quantise(generate(denoise, num_classes, fd_labels, shape, args.steps, guidance, args.seed + 1,
                                        args.batch, to_array, not args.quiet))
-            row.update({"fd_samples": len(fd_set), "fd_seed": args.seed + 1, "fd_reference": real.reference_description,
+            row.update({"fd_samples": len(fd_set), "fd_seed": args.seed + 1, "fd_steps": args.steps, "fd_reference": real.reference_description,
                         "fd_floor_samples": real.n_floor, "fd_floor_reference": real.test_description, "pr_k": args.k,
                         "inception_weights": args.inception_weights})
             row.update(distribution_metrics(real, classifier, inception, fd_set, args.k, args.seed, args.device))

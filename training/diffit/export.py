@@ -149,12 +149,48 @@ def render_preview(onnx_path: Path, config, out_path: Path, guidance: float, ste
     save_grid(samples, out_path, columns=per_class, scale=2)
 
 
+def evaluation_block(rows: list[dict]) -> dict:
+    """The manifest's `evaluation` from diffit.evaluate's rows (one per guidance scale; docs/contracts.md)."""
+    block = {"classifier_accuracy": {str(r["guidance"]): r["classifier_accuracy"] for r in rows},
+             "samples": rows[0]["samples"], "steps": rows[0]["steps"], "seed": rows[0]["seed"],
+             "measured_on": rows[0].get("device"),
+             "classifier": "SmallCNN, " + rows[0].get("classifier", "training/weights/classifier-fmnist.pt"),
+             "classifier_test_accuracy": rows[0].get("classifier_test_accuracy")}
+    judged = [r for r in rows if r.get("fd_clf") is not None]  # distribution metrics (evaluate --fd-samples)
+    if judged:
+        keys = ["fd_clf", "fd_clf_at_floor_samples", "precision", "recall", "fid_inception",
+                "fid_inception_at_floor_samples"]
+        block.update({key: {str(r["guidance"]): r.get(key) for r in rows} for key in keys})
+        block.update({key: judged[0].get(key) for key in
+                      ("fd_clf_floor", "fd_clf_floor_train", "fd_clf_floor_train_samples", "fid_inception_floor",
+                       "fd_samples", "fd_floor_samples", "fd_reference", "fd_floor_reference", "pr_k")})
+        block["fd_steps"] = judged[0].get("fd_steps", rows[0]["steps"])
+    return block
+
+
+def update_evaluation(manifest_path: Path, model_id: str, evaluation: dict) -> None:
+    """Replace one entry's `evaluation` and nothing else (no re-export), under the manifest lock."""
+    import fcntl
+
+    with open(manifest_path.parent / ".manifest.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise SystemExit(f"error: cannot read {manifest_path}: {error}")
+        entries = [m for m in manifest.get("models", []) if m.get("id") == model_id]
+        if not entries:
+            raise SystemExit(f"error: {manifest_path} has no model {model_id!r}; export it first")
+        entries[0]["evaluation"] = evaluation
+        write_json_atomic(manifest, manifest_path)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m diffit.export", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", required=True, help="training checkpoint or EMA snapshot")
+    p.add_argument("--checkpoint", help="training checkpoint or EMA snapshot")
     p.add_argument("--id", required=True, help="model id in the manifest, e.g. diffit-fmnist")
-    p.add_argument("--label", required=True, help="name shown in the app")
+    p.add_argument("--label", help="name shown in the app")
     p.add_argument("--out-dir", default="../public/models")
     p.add_argument("--default-steps", type=int, default=18)
     p.add_argument("--default-guidance", type=float, default=2.0)
@@ -162,8 +198,18 @@ def main(argv=None):
     p.add_argument("--training-json", help="JSON with provenance fields that override the checkpoint's")
     p.add_argument("--preview-steps", type=int, default=18)
     p.add_argument("--no-preview", action="store_true")
+    p.add_argument("--evaluation-only", action="store_true",
+                   help="only replace the entry's evaluation with --evaluation (no export, no checkpoint needed)")
     args = p.parse_args(argv)
     out_dir = Path(args.out_dir)
+    if args.evaluation_only:
+        if not args.evaluation:
+            p.error("--evaluation-only needs --evaluation")
+        update_evaluation(out_dir / "manifest.json", args.id, evaluation_block(json.loads(Path(args.evaluation).read_text())))
+        print(f"evaluation of {args.id} replaced in {out_dir / 'manifest.json'}")
+        return
+    if not args.checkpoint or not args.label:
+        p.error("--checkpoint and --label are required (unless --evaluation-only)")
     try:
         model, state = load_ema_model(Path(args.checkpoint))
     except CheckpointError as error:
@@ -206,21 +252,7 @@ def main(argv=None):
         "parity": parity,
     }
     if args.evaluation:
-        rows = json.loads(Path(args.evaluation).read_text())
-        entry["evaluation"] = {"classifier_accuracy": {str(r["guidance"]): r["classifier_accuracy"] for r in rows},
-                               "samples": rows[0]["samples"], "steps": rows[0]["steps"], "seed": rows[0]["seed"],
-                               "measured_on": rows[0].get("device"),
-                               "classifier": "SmallCNN, " + rows[0].get("classifier",
-                                                                        "training/weights/classifier-fmnist.pt"),
-                               "classifier_test_accuracy": rows[0].get("classifier_test_accuracy")}
-        if rows[0].get("fd_clf") is not None:  # distribution metrics (diffit.evaluate --fd-samples)
-            keys = ["fd_clf", "fd_clf_at_floor_samples", "precision", "recall", "fid_inception",
-                    "fid_inception_at_floor_samples"]
-            entry["evaluation"].update({key: {str(r["guidance"]): r.get(key) for r in rows} for key in keys})
-            entry["evaluation"].update({key: rows[0].get(key) for key in
-                                        ("fd_clf_floor", "fd_clf_floor_train", "fd_clf_floor_train_samples",
-                                         "fid_inception_floor", "fd_samples", "fd_floor_samples",
-                                         "fd_reference", "fd_floor_reference", "pr_k")})
+        entry["evaluation"] = evaluation_block(json.loads(Path(args.evaluation).read_text()))
     if not args.no_preview:
         preview = out_dir / f"{args.id}-preview.png"
         render_preview(final, config, preview, args.default_guidance, args.preview_steps, seed=1)

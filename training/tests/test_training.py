@@ -121,6 +121,24 @@ def test_export_cli_writes_a_checked_manifest_entry(tmp_path, tiny_fmnist):
     assert bad.returncode == 2 and "does not exist" in bad.stderr
     assert (models / "t.onnx").read_bytes() == data
 
+    # --evaluation-only replaces the entry's evaluation block and leaves the rest (and the file) alone.
+    rows = [{"guidance": 1.0, "classifier_accuracy": 0.5, "samples": 10, "steps": 18, "seed": 1, "fd_clf": 3.5,
+             "fd_clf_floor": 1.25, "fd_samples": 20, "fd_floor_samples": 20, "fd_steps": 12, "precision": 0.5,
+             "recall": 0.25},
+            {"guidance": 2.0, "classifier_accuracy": 0.75, "samples": 10, "steps": 18, "seed": 1}]
+    (tmp_path / "eval.json").write_text(json.dumps(rows))
+    result = run_cli("diffit.export", "--id", "t", "--evaluation-only", "--evaluation", tmp_path / "eval.json",
+                     "--out-dir", models)
+    assert result.returncode == 0, result.stderr
+    updated = json.loads((models / "manifest.json").read_text())["models"][0]
+    assert updated["evaluation"]["classifier_accuracy"] == {"1.0": 0.5, "2.0": 0.75}
+    assert updated["evaluation"]["fd_clf"] == {"1.0": 3.5, "2.0": None} and updated["evaluation"]["fd_steps"] == 12
+    assert updated["evaluation"]["fd_clf_floor"] == 1.25
+    assert {k: v for k, v in updated.items() if k != "evaluation"} == {k: v for k, v in entry.items() if k != "evaluation"}
+    missing = run_cli("diffit.export", "--id", "nope", "--evaluation-only", "--evaluation", tmp_path / "eval.json",
+                      "--out-dir", models)
+    assert missing.returncode != 0 and "no model 'nope'" in missing.stderr
+
 
 def test_shipped_models_match_their_manifest():
     manifest = json.loads((REPO / "public" / "models" / "manifest.json").read_text())
