@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -144,6 +145,14 @@ def main(argv=None) -> dict | None:
                    help="measure nothing: copy each model's `benchmark` block from RESULTS (bench/results.json) into the manifest")
     args = p.parse_args(argv)
     manifest_path = Path(args.manifest)
+    for path, what in ((manifest_path, "manifest"), (Path(args.record) if args.record else None, "results file")):
+        if path is None:
+            continue
+        try:
+            json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            print(f"error: cannot read the {what} {path}: {error}", file=sys.stderr)
+            sys.exit(2)
     if args.record:
         written = record(manifest_path, json.loads(Path(args.record).read_text()))
         print(f"wrote the benchmark block of {', '.join(written) or 'no model'} into {manifest_path}")

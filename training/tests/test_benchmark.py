@@ -3,6 +3,8 @@
 import json
 import shutil
 
+import pytest
+
 from diffit.benchmark import main
 
 from conftest import REPO
@@ -52,3 +54,14 @@ def test_record_touches_only_the_benchmark_block(tmp_path):
     text = manifest.read_text()
     main(["--manifest", str(manifest), "--record", str(results)])
     assert manifest.read_text() == text
+
+
+def test_missing_or_corrupt_files_fail_clearly(tmp_path, capsys):
+    (tmp_path / "bad.json").write_text("{not json")
+    for args, message in ((["--manifest", str(tmp_path / "none.json")], "cannot read the manifest"),
+                          (["--manifest", str(tmp_path / "bad.json")], "cannot read the manifest"),
+                          (["--manifest", str(MANIFEST), "--record", str(tmp_path / "none.json")],
+                           "cannot read the results file")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(args)
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
