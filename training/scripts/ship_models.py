@@ -58,10 +58,10 @@ def wait_for(paths: list[Path], poll_s: float = 30) -> None:
 
 def ship(model_id: str, args) -> dict:
     runs, weights, provenance = Path(args.runs), Path(args.weights), Path(args.provenance)
-    if args.wait:
-        wait_for([runs / model_id / "summary.json", TRAINING / args.classifier])
-    log = Path(args.log_dir) / f"{model_id}.log"
     source = runs / model_id / (f"ema-{args.snapshot:09d}.pt" if args.snapshot else "checkpoint.pt")
+    if args.wait:  # a snapshot is complete once it exists (written atomically); a checkpoint once the run ends
+        wait_for([source if args.snapshot else runs / model_id / "summary.json", TRAINING / args.classifier])
+    log = Path(args.log_dir) / f"{model_id}.log"
     weights_file = weights / f"{model_id}-ema.pt"
     snapshot = extract_ema(source, weights_file)
     training = json.loads(Path(args.provenance_json).read_text()) if args.provenance_json else {}
