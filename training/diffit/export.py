@@ -156,6 +156,10 @@ def evaluation_block(rows: list[dict]) -> dict:
              "measured_on": rows[0].get("device"),
              "classifier": "SmallCNN, " + rows[0].get("classifier", "training/weights/classifier-fmnist.pt"),
              "classifier_test_accuracy": rows[0].get("classifier_test_accuracy")}
+    per_class = {str(r["guidance"]): r.get("per_class_accuracy") for r in rows}
+    if all(per_class.values()):  # the classifier's accuracy on each requested class, and their mean
+        block["per_class_accuracy"] = per_class
+        block["mean_class_accuracy"] = {w: float(np.mean(v)) for w, v in per_class.items()}
     judged = [r for r in rows if r.get("fd_clf") is not None]  # distribution metrics (evaluate --fd-samples)
     if judged:
         keys = ["fd_clf", "fd_clf_at_floor_samples", "precision", "recall", "fid_inception",
@@ -169,7 +173,8 @@ def evaluation_block(rows: list[dict]) -> dict:
 
 
 def update_evaluation(manifest_path: Path, model_id: str, evaluation: dict) -> None:
-    """Replace one entry's `evaluation` and nothing else (no re-export), under the manifest lock."""
+    """Update one entry's `evaluation` and nothing else (no re-export), under the manifest lock: the fields
+    `evaluation` holds are replaced, others already there (such as notes added by hand) are kept."""
     import fcntl
 
     with open(manifest_path.parent / ".manifest.lock", "w") as lock:
@@ -181,7 +186,7 @@ def update_evaluation(manifest_path: Path, model_id: str, evaluation: dict) -> N
         entries = [m for m in manifest.get("models", []) if m.get("id") == model_id]
         if not entries:
             raise SystemExit(f"error: {manifest_path} has no model {model_id!r}; export it first")
-        entries[0]["evaluation"] = evaluation
+        entries[0]["evaluation"] = {**entries[0].get("evaluation", {}), **evaluation}  # keeps notes added by hand
         write_json_atomic(manifest, manifest_path)
 
 

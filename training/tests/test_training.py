@@ -126,6 +126,8 @@ def test_export_cli_writes_a_checked_manifest_entry(tmp_path, tiny_fmnist):
              "fd_clf_floor": 1.25, "fd_samples": 20, "fd_floor_samples": 20, "fd_steps": 12, "precision": 0.5,
              "recall": 0.25},
             {"guidance": 2.0, "classifier_accuracy": 0.75, "samples": 10, "steps": 18, "seed": 1}]
+    for row, per_class in zip(rows, ([0.5, 0.5], [1.0, 0.5])):
+        row["per_class_accuracy"] = per_class
     (tmp_path / "eval.json").write_text(json.dumps(rows))
     result = run_cli("diffit.export", "--id", "t", "--evaluation-only", "--evaluation", tmp_path / "eval.json",
                      "--out-dir", models)
@@ -134,6 +136,7 @@ def test_export_cli_writes_a_checked_manifest_entry(tmp_path, tiny_fmnist):
     assert updated["evaluation"]["classifier_accuracy"] == {"1.0": 0.5, "2.0": 0.75}
     assert updated["evaluation"]["fd_clf"] == {"1.0": 3.5, "2.0": None} and updated["evaluation"]["fd_steps"] == 12
     assert updated["evaluation"]["fd_clf_floor"] == 1.25
+    assert updated["evaluation"]["mean_class_accuracy"] == {"1.0": 0.5, "2.0": 0.75}
     assert {k: v for k, v in updated.items() if k != "evaluation"} == {k: v for k, v in entry.items() if k != "evaluation"}
     missing = run_cli("diffit.export", "--id", "nope", "--evaluation-only", "--evaluation", tmp_path / "eval.json",
                       "--out-dir", models)
