@@ -112,7 +112,7 @@ def main():
     p.add_argument("--fd-samples", type=int, default=5000)
     p.add_argument("--steps", type=int, default=18)
     p.add_argument("--guidance", type=float, nargs="+", default=[1.0, 2.0])
-    p.add_argument("--batch", type=int, default=100)
+    p.add_argument("--batch", type=int, default=0, help="diffit.evaluate --batch (0: its default)")
     p.add_argument("--threads", type=int, default=1, help="per evaluation process")
     p.add_argument("--jobs", type=int, default=2, help="models shipped at once")
     p.add_argument("--wait", action="store_true", help="wait for each run's summary.json and for the classifier")
