@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
@@ -115,20 +114,15 @@ def print_table(result: dict) -> None:
 def record(manifest_path: Path, results: dict) -> list[str]:
     """Writes `results["models"][i]["benchmark"]` into the manifest entry with the same id, touching
     no other field (sha256 and bytes stay valid); returns the ids written."""
-    import fcntl
-
-    from .export import write_json_atomic
+    from .export import edited_manifest
 
     blocks = {row["id"]: row["benchmark"] for row in results["models"] if row.get("benchmark")}
-    with open(manifest_path.parent / ".manifest.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        manifest = json.loads(manifest_path.read_text())
-        written = []
+    written = []
+    with edited_manifest(manifest_path) as manifest:
         for entry in manifest["models"]:
             if entry["id"] in blocks:
                 entry["benchmark"] = blocks[entry["id"]]
                 written.append(entry["id"])
-        write_json_atomic(manifest, manifest_path)
     return written
 
 
@@ -144,17 +138,13 @@ def main(argv=None) -> dict | None:
     p.add_argument("--record", metavar="RESULTS",
                    help="measure nothing: copy each model's `benchmark` block from RESULTS (bench/results.json) into the manifest")
     args = p.parse_args(argv)
+    from .export import read_json_arg
+
     manifest_path = Path(args.manifest)
-    for path, what in ((manifest_path, "manifest"), (Path(args.record) if args.record else None, "results file")):
-        if path is None:
-            continue
-        try:
-            json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            print(f"error: cannot read the {what} {path}: {error}", file=sys.stderr)
-            sys.exit(2)
+    read_json_arg(args.manifest, "manifest")  # a clear error (exit 2) for a missing or corrupt file
+    results = read_json_arg(args.record, "results file")
     if args.record:
-        written = record(manifest_path, json.loads(Path(args.record).read_text()))
+        written = record(manifest_path, results)
         print(f"wrote the benchmark block of {', '.join(written) or 'no model'} into {manifest_path}")
         return None
     result = measure(manifest_path, Path(args.weights), args.runs, args.threads, args.warmup)

@@ -10,6 +10,7 @@ The graph holds the EDM preconditioning, so the app feeds (x, sigma, class_label
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -106,33 +107,37 @@ def write_json_atomic(data: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def update_manifest(manifest_path: Path, entry: dict) -> None:
-    """Insert or replace the entry with the same id, keeping the others (under a lock: exports may run together)."""
+@contextlib.contextmanager
+def edited_manifest(manifest_path: Path, create: bool = False):
+    """The manifest as a dict, written back atomically when the block ends without an error, under a lock: exports,
+    evaluation updates and benchmark records may run together. `create` starts an empty one where none exists."""
     import fcntl
 
     with open(manifest_path.parent / ".manifest.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        _update_manifest_locked(manifest_path, entry)
+        manifest = {"version": 1, "models": []}
+        if manifest_path.exists() or not create:
+            try:
+                manifest = json.loads(manifest_path.read_text())
+            except (OSError, json.JSONDecodeError) as error:
+                raise SystemExit(f"error: cannot read the manifest {manifest_path} ({error}); fix or remove it first")
+        yield manifest
+        write_json_atomic(manifest, manifest_path)
 
 
 VARIANT_ORDER = ("diffit", "dws", "diffip")
 DATASET_ORDER = ("fashion-mnist", "cifar10", "emoji")  # the app opens the first entry
 
 
-def _update_manifest_locked(manifest_path: Path, entry: dict) -> None:
-    manifest = {"version": 1, "models": []}
-    if manifest_path.exists():
-        try:
-            manifest = json.loads(manifest_path.read_text())
-        except json.JSONDecodeError as error:
-            raise SystemExit(f"error: {manifest_path} is not valid JSON ({error}); fix or remove it first")
-    models = [m for m in manifest.get("models", []) if m.get("id") != entry["id"]]
-    models.append(entry)
-    order = {v: i for i, v in enumerate(VARIANT_ORDER)}
-    datasets = {d: i for i, d in enumerate(DATASET_ORDER)}
-    manifest["models"] = sorted(models, key=lambda m: (datasets.get(m.get("dataset"), 9), m.get("dataset", ""),
-                                                       order.get(m.get("variant"), 9), m["id"]))
-    write_json_atomic(manifest, manifest_path)
+def update_manifest(manifest_path: Path, entry: dict) -> None:
+    """Insert or replace the entry with the same id, keeping the others."""
+    with edited_manifest(manifest_path, create=True) as manifest:
+        models = [m for m in manifest.get("models", []) if m.get("id") != entry["id"]]
+        models.append(entry)
+        order = {v: i for i, v in enumerate(VARIANT_ORDER)}
+        datasets = {d: i for i, d in enumerate(DATASET_ORDER)}
+        manifest["models"] = sorted(models, key=lambda m: (datasets.get(m.get("dataset"), 9), m.get("dataset", ""),
+                                                           order.get(m.get("variant"), 9), m["id"]))
 
 
 def render_preview(onnx_path: Path, config, out_path: Path, guidance: float, steps: int, seed: int) -> None:
@@ -173,21 +178,24 @@ def evaluation_block(rows: list[dict]) -> dict:
 
 
 def update_evaluation(manifest_path: Path, model_id: str, evaluation: dict) -> None:
-    """Update one entry's `evaluation` and nothing else (no re-export), under the manifest lock: the fields
-    `evaluation` holds are replaced, others already there (such as notes added by hand) are kept."""
-    import fcntl
-
-    with open(manifest_path.parent / ".manifest.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            manifest = json.loads(manifest_path.read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise SystemExit(f"error: cannot read {manifest_path}: {error}")
+    """Update one entry's `evaluation` and nothing else (no re-export): the fields `evaluation` holds are replaced,
+    others already there (such as notes added by hand) are kept."""
+    with edited_manifest(manifest_path) as manifest:
         entries = [m for m in manifest.get("models", []) if m.get("id") == model_id]
         if not entries:
             raise SystemExit(f"error: {manifest_path} has no model {model_id!r}; export it first")
-        entries[0]["evaluation"] = {**entries[0].get("evaluation", {}), **evaluation}  # keeps notes added by hand
-        write_json_atomic(manifest, manifest_path)
+        entries[0]["evaluation"] = {**entries[0].get("evaluation", {}), **evaluation}
+
+
+def read_json_arg(path: str | None, what: str):
+    """A JSON file named on the command line, or a clear exit before anything is written."""
+    if path is None:
+        return None
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        print(f"error: cannot read the {what} {path}: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 def main(argv=None):
@@ -207,10 +215,13 @@ def main(argv=None):
                    help="only replace the entry's evaluation with --evaluation (no export, no checkpoint needed)")
     args = p.parse_args(argv)
     out_dir = Path(args.out_dir)
+    # Read the side files first: a bad one must not leave a new ONNX file beside an old manifest entry.
+    evaluation_rows = read_json_arg(args.evaluation, "evaluation file")
+    training_fields = read_json_arg(args.training_json, "training JSON")
     if args.evaluation_only:
         if not args.evaluation:
             p.error("--evaluation-only needs --evaluation")
-        update_evaluation(out_dir / "manifest.json", args.id, evaluation_block(json.loads(Path(args.evaluation).read_text())))
+        update_evaluation(out_dir / "manifest.json", args.id, evaluation_block(evaluation_rows))
         print(f"evaluation of {args.id} replaced in {out_dir / 'manifest.json'}")
         return
     if not args.checkpoint or not args.label:
@@ -238,8 +249,8 @@ def main(argv=None):
     training = {"dataset_split": split, "images_seen": state.get("images_seen"),
                 "hardware": state.get("hardware"), "wall_time_s": state.get("wall_time_s"), "seed": state.get("seed"),
                 "torch": state.get("torch")}
-    if args.training_json:
-        training.update(json.loads(Path(args.training_json).read_text()))
+    if training_fields:
+        training.update(training_fields)
     entry = {
         "id": args.id, "label": args.label, "dataset": state.get("dataset", "fashion-mnist"),
         "classes": state.get("classes", [str(i) for i in range(config.num_classes)]),
@@ -256,8 +267,8 @@ def main(argv=None):
         "training": training,
         "parity": parity,
     }
-    if args.evaluation:
-        entry["evaluation"] = evaluation_block(json.loads(Path(args.evaluation).read_text()))
+    if evaluation_rows:
+        entry["evaluation"] = evaluation_block(evaluation_rows)
     if not args.no_preview:
         preview = out_dir / f"{args.id}-preview.png"
         render_preview(final, config, preview, args.default_guidance, args.preview_steps, seed=1)

@@ -178,3 +178,19 @@ def test_ddp_under_torchrun(tmp_path, tiny_fmnist):
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
     assert summary["world"] == 2 and summary["images_seen"] == 64
+
+
+def test_export_reads_its_side_files_before_writing(tmp_path, tiny_fmnist):
+    """A missing evaluation or training JSON stops the export before the ONNX file or the manifest changes."""
+    run = tmp_path / "run"
+    assert run_cli("diffit.train", "--model", "diffip-tiny", "--data", tiny_fmnist, "--out", run, "--batch", 16,
+                   "--images", 16, "--grid-steps", 1, "--quiet").returncode == 0
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "manifest.json").write_text('{"version": 1, "models": []}\n')
+    for flag in ("--evaluation", "--training-json"):
+        result = run_cli("diffit.export", "--checkpoint", run / "checkpoint.pt", "--id", "t", "--label", "Tiny",
+                         "--out-dir", models, "--no-preview", flag, tmp_path / "missing.json")
+        assert result.returncode == 2 and "cannot read the" in result.stderr
+        assert not (models / "t.onnx").exists()
+        assert (models / "manifest.json").read_text() == '{"version": 1, "models": []}\n'
