@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .checkpoint import CheckpointError, load_ema_model
-from .diffusion import EDMConstants, guided_denoiser, heun_sample, karras_sigmas
+from .diffusion import guided_denoiser, heun_sample, karras_sigmas
 from .noise import normal_tensor
 
 
@@ -52,8 +52,7 @@ def main(argv=None):
     layers = model.net.attention_layers()
     label = config.num_classes if args.class_label is None else args.class_label
     noise = torch.from_numpy(normal_tensor(args.seed, (args.batch, config.in_channels, config.resolution, config.resolution)))
-    edm = EDMConstants()
-    sigmas = karras_sigmas(args.steps, edm.sigma_min, edm.sigma_max, edm.rho)
+    sigmas = karras_sigmas(args.steps)  # EDM's sigma_min, sigma_max, rho
     rows = []
 
     def denoise(x, sigma, labels):

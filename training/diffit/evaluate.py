@@ -30,7 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .data import DATASETS, DataError, dataset_names, load_dataset
-from .diffusion import EDMConstants, guided_denoiser, heun_sample, karras_sigmas
+from .diffusion import guided_denoiser, heun_sample, karras_sigmas
 from .images import to_uint8
 from .metrics import InceptionFeatures, frechet_distance_features, precision_recall
 from .noise import normal_tensor
@@ -43,8 +43,7 @@ def generate(denoise, num_classes: int, labels: np.ndarray, shape: tuple[int, in
 
     Batches hold at most `batch` samples and never mix labels (guidance runs one label per forward).
     """
-    edm = EDMConstants()
-    sigmas = karras_sigmas(steps, edm.sigma_min, edm.sigma_max, edm.rho)
+    sigmas = karras_sigmas(steps)  # EDM's sigma_min, sigma_max, rho
     noise = normal_tensor(seed, (len(labels), *shape))  # (N, C, H, W)
     labels = np.asarray(labels)
     starts = [0]

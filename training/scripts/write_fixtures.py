@@ -1,50 +1,97 @@
-"""Write fixtures/sampler_reference.json: the Python Heun sampler run with an analytic denoiser.
+"""Write the cross-language reference fixtures that the TypeScript tests check against.
 
-    D(x, sigma, label) = (sd^2 x + sigma^2 mu(label)) / (sigma^2 + sd^2)   (float64, rounded to float32)
-    mu(label) = (label + 1) / (num_classes + 1) - 0.5,   mu(num_classes) = 0
+    python scripts/write_fixtures.py [--out-dir ../fixtures]      (run from training/)
 
-This is the exact denoiser of data concentrated at mu(label) blurred to std sd, so the TypeScript
-sampler can be checked against the Python one without any network. Run from training/.
+- `noise_reference.json`: bits, uniforms and normals of the counter-based noise generator
+  (diffit/noise.py, mirrored by src/sampling/noise.ts) for a few seeds, including 0 and 2^32 - 1.
+- `sampler_reference.json`: the Python Heun sampler run with an analytic denoiser,
+
+      D(x, sigma, label) = (sd^2 x + sigma^2 mu(label)) / (sigma^2 + sd^2)   (float64, rounded to float32)
+      mu(label) = (label + 1) / (num_classes + 1) - 0.5,   mu(num_classes) = 0,   sd = EDM.sigma_data
+
+  the exact denoiser of data concentrated at mu(label) blurred to std sd, so the TypeScript sampler
+  (src/sampling/heun.ts) can be checked against the Python one without any network.
+
+training/tests/test_fixtures.py regenerates both into a temporary folder and compares them with the
+committed files byte for byte.
 """
 
+from __future__ import annotations
+
+import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 
-from diffit.diffusion import guided_denoiser, heun_sample, karras_sigmas
-from diffit.noise import normal_tensor
+from diffit.diffusion import EDM, guided_denoiser, heun_sample, karras_sigmas
+from diffit.noise import normal, normal_tensor, random_bits, uniform
 
-SD = 0.5
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+NOISE_SEEDS = (0, 1, 42, 4294967295)
+# (seed, steps, batch, class label, guidance); 10 classes, so label 10 is unconditional.
+SAMPLER_CASES = ((5, 4, 2, 3, 1.0), (11, 6, 2, 1, 2.5), (0, 3, 3, 10, 1.0), (4294967295, 1, 1, 0, 3.0), (7, 18, 1, 9, 2.0))
 
 
-def analytic_denoiser(num_classes):
+def analytic_denoiser(num_classes: int, sd: float = EDM.sigma_data):
+    """D(x, sigma, labels) of the docstring above, on (B, C, H, W) float32 arrays."""
+
     def denoise(x, sigma, labels):
-        mu = np.array([0.0 if l == num_classes else (l + 1) / (num_classes + 1) - 0.5 for l in labels])
-        out = (SD**2 * x.astype(np.float64) + sigma**2 * mu[:, None, None, None]) / (sigma**2 + SD**2)
+        mu = np.array([0.0 if label == num_classes else (label + 1) / (num_classes + 1) - 0.5 for label in labels])
+        out = (sd**2 * x.astype(np.float64) + sigma**2 * mu[:, None, None, None]) / (sigma**2 + sd**2)
         return out.astype(np.float32)
+
     return denoise
 
 
-def main():
+def noise_reference() -> dict:
+    cases = [{"seed": seed,
+              "bits_0_8": [int(v) for v in random_bits(seed, np.arange(8))],
+              "uniform_0_8": [float(v) for v in uniform(seed, np.arange(8))],
+              "normal_0_8": [float(v) for v in normal(seed, 8)],
+              "normal_offset_1000_4": [float(v) for v in normal(seed, 4, offset=1000)]} for seed in NOISE_SEEDS]
+    return {"description": "Reference values of the counter-based noise generator (training/diffit/noise.py, src/sampling/noise.ts).",
+            "cases": cases}
+
+
+def sampler_reference() -> dict:
+    num_classes = 10
     cases = []
-    for seed, steps, batch, label, guidance in [(5, 4, 2, 3, 1.0), (11, 6, 2, 1, 2.5), (0, 3, 3, 10, 1.0),
-                                                (4294967295, 1, 1, 0, 3.0), (7, 18, 1, 9, 2.0)]:
-        num_classes = 10
+    for seed, steps, batch, label, guidance in SAMPLER_CASES:
         shape = (batch, 1, 4, 4)
-        sigmas = karras_sigmas(steps, 0.002, 80.0, 7.0)
+        sigmas = karras_sigmas(steps)
         noise = normal_tensor(seed, shape)
         steps_x = []
         d = guided_denoiser(analytic_denoiser(num_classes), label, num_classes, guidance,
                             lambda parts: np.concatenate(parts, 0))
-        final = heun_sample(d, noise, sigmas, lambda i, x, den: steps_x.append([float(v) for v in x.reshape(-1)]))
+        final = heun_sample(d, noise, sigmas, lambda i, x, den, steps_x=steps_x: steps_x.append([float(v) for v in x.reshape(-1)]))
         cases.append({"seed": seed, "steps": steps, "batch": batch, "shape": list(shape), "class_label": label,
-                      "guidance": guidance, "num_classes": num_classes, "sigma_min": 0.002, "sigma_max": 80.0,
-                      "rho": 7.0, "sigma_data": SD, "sigmas": [float(s) for s in sigmas],
+                      "guidance": guidance, "num_classes": num_classes, "sigma_min": EDM.sigma_min, "sigma_max": EDM.sigma_max,
+                      "rho": EDM.rho, "sigma_data": EDM.sigma_data, "sigmas": [float(s) for s in sigmas],
                       "final": [float(v) for v in final.reshape(-1)], "step_x": steps_x})
-    out = Path(__file__).resolve().parents[2] / "fixtures" / "sampler_reference.json"
-    out.write_text(json.dumps({"description": __doc__.strip().splitlines()[0], "cases": cases}, indent=1))
-    print(f"wrote {out}")
+    return {"description": "The Python Heun sampler run with the analytic denoiser of training/scripts/write_fixtures.py (src/sampling/heun.ts).",
+            "cases": cases}
+
+
+def write_fixtures(out_dir: Path) -> list[Path]:
+    """Both fixtures, written into `out_dir` (which must exist); returns the paths written."""
+    written = []
+    for name, content in (("noise_reference.json", noise_reference()), ("sampler_reference.json", sampler_reference())):
+        path = Path(out_dir) / name
+        path.write_text(json.dumps(content, indent=1))
+        written.append(path)
+    return written
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python scripts/write_fixtures.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out-dir", type=Path, default=FIXTURES, help="folder to write into (default: the repository's fixtures/)")
+    args = p.parse_args(argv)
+    if not args.out_dir.is_dir():
+        p.exit(2, f"error: --out-dir {args.out_dir} is not an existing folder\n")
+    for path in write_fixtures(args.out_dir):
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

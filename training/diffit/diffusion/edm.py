@@ -1,4 +1,8 @@
-"""EDM training objective (Karras et al. 2022, Table 1 and Sec. 5)."""
+"""EDM's constants and training objective (Karras et al. 2022, Table 1 and Sec. 5).
+
+`EDM` is the one place the noise levels live: the preconditioning (models.unet), the loss below,
+the Karras schedule (diffusion.sampler) and the exported manifest's `edm` block all read it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import torch
 
 @dataclass(frozen=True)
 class EDMConstants:
+    """EDM's settings for image data in [-1, 1] (Karras et al. 2022, Table 1)."""
+
     sigma_min: float = 0.002  # sampling: smallest noise level
     sigma_max: float = 80.0  # sampling: largest noise level
     rho: float = 7.0  # sampling: Karras schedule curvature
@@ -20,12 +26,15 @@ class EDMConstants:
         return asdict(self)
 
 
+EDM = EDMConstants()
+
+
 class EDMLoss:
     """L = E[ lambda(sigma) || D(y + n; sigma, class) - y ||^2 ],
     ln sigma ~ N(P_mean, P_std^2), n ~ N(0, sigma^2 I), lambda = (sigma^2 + sd^2) / (sigma sd)^2.
     """
 
-    def __init__(self, constants: EDMConstants = EDMConstants(), label_dropout: float = 0.1, num_classes: int = 0):
+    def __init__(self, constants: EDMConstants = EDM, label_dropout: float = 0.1, num_classes: int = 0):
         self.c = constants
         self.label_dropout = label_dropout
         self.num_classes = num_classes

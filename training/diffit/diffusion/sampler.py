@@ -6,12 +6,14 @@ Mirrored line for line by `src/sampling/heun.ts`; see docs/contracts.md. Works o
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
+from .edm import EDM
 
-def karras_sigmas(steps: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0) -> np.ndarray:
+
+def karras_sigmas(steps: int, sigma_min: float = EDM.sigma_min, sigma_max: float = EDM.sigma_max, rho: float = EDM.rho) -> np.ndarray:
     """sigma_i = (smax^(1/rho) + i/(N-1) (smin^(1/rho) - smax^(1/rho)))^rho, i < N, then sigma_N = 0 (float64)."""
     if steps < 1:
         raise ValueError("steps must be at least 1")

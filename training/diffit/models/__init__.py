@@ -5,8 +5,9 @@
 - `token_mixers`: TMSA, Softmax(QK^T/sqrt(d) + B) V with time-dependent Q, K, V, and the
   time-conditioned pooling mixer of DiffiP (the DiffiP variant's one swap).
 - `blocks`: the DiffiT transformer block and the DiffiT ResBlock.
-- `unet`: the U-shaped image-space network and the EDM-preconditioned denoiser around it.
+- `unet`: the U-shaped image-space network, the EDM-preconditioned denoiser around it and `build_model`.
 - `config`: the configuration dataclass, named presets and the model registry.
 """
 
-from .config import MODEL_PRESETS, DiffiTConfig, build_model, model_names  # noqa: F401
+from .config import MODEL_PRESETS, DiffiTConfig, model_names  # noqa: F401
+from .unet import EDMDenoiser, build_model  # noqa: F401

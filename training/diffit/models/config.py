@@ -1,10 +1,14 @@
-"""Model configuration, named presets and the registry of model names."""
+"""Model configuration, named presets and the registry of model names.
+
+The noise-level constants (sigma_data among them) are not per-model settings: they live once, in
+`diffit.diffusion.edm.EDM`. `build_model` lives beside the network, in `models.unet`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
-import torch
+from ..diffusion.edm import EDM
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,6 @@ class DiffiTConfig:
     groups: int = 8  # GroupNorm groups
     token_mixer: str = "tmsa"  # 'tmsa' (DiffiT, DWS) or 'pool' (DiffiP)
     conv: str = "dense"  # 'dense' 3x3 convolutions, or 'dws' depthwise-separable ones
-    sigma_data: float = 0.5  # EDM: standard deviation of the data
     label_dropout: float = 0.1  # probability of training on the null class (classifier-free guidance)
 
     def __post_init__(self):
@@ -35,9 +38,18 @@ class DiffiTConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def sigma_data(self) -> float:
+        """The data standard deviation of the EDM preconditioning: EDM.sigma_data, the same for every model."""
+        return EDM.sigma_data
+
     @classmethod
-    def from_dict(cls, values: dict) -> "DiffiTConfig":
+    def from_dict(cls, values: dict) -> DiffiTConfig:
         values = dict(values)
+        # Checkpoints and manifests written before sigma_data moved to EDM carry it in their config.
+        legacy = values.pop("sigma_data", EDM.sigma_data)
+        if legacy != EDM.sigma_data:
+            raise ValueError(f"config sigma_data {legacy} differs from EDM's {EDM.sigma_data}")
         for key in ("channels", "windows"):
             if key in values:
                 values[key] = tuple(values[key])
@@ -81,14 +93,3 @@ def variant_of(config: DiffiTConfig) -> str:
 
 def model_names() -> list[str]:
     return sorted(MODEL_PRESETS)
-
-
-def build_model(config: DiffiTConfig | str) -> torch.nn.Module:
-    """The EDM-preconditioned denoiser D(x; sigma, class) for a config or a preset name."""
-    from .unet import EDMDenoiser
-
-    if isinstance(config, str):
-        if config not in MODEL_PRESETS:
-            raise ValueError(f"unknown model {config!r}; choose one of {', '.join(model_names())}")
-        config = MODEL_PRESETS[config]
-    return EDMDenoiser(config)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..diffusion.edm import EDM
 from .blocks import DiffiTResBlock
-from .config import DiffiTConfig
+from .config import MODEL_PRESETS, DiffiTConfig, model_names
 from .convolutions import make_conv
 from .time_embedding import TimeToken
 
@@ -102,7 +103,7 @@ class DiffiTUNet(nn.Module):
 
 
 class EDMDenoiser(nn.Module):
-    """D(x; sigma) = c_skip x + c_out F(c_in x; c_noise) (Karras et al. 2022, Table 1), with
+    """D(x; sigma) = c_skip x + c_out F(c_in x; c_noise) (Karras et al. 2022, Table 1), with sd = EDM.sigma_data and
 
         c_skip = sd^2 / (sigma^2 + sd^2),  c_out = sigma sd / sqrt(sigma^2 + sd^2),
         c_in = 1 / sqrt(sigma^2 + sd^2),   c_noise = ln(sigma) / 4.
@@ -114,7 +115,7 @@ class EDMDenoiser(nn.Module):
         self.net = DiffiTUNet(config)
 
     def forward(self, x, sigma, class_label=None, return_attention: bool = False):
-        sd = self.config.sigma_data
+        sd = EDM.sigma_data
         if class_label is None:
             class_label = torch.full((x.shape[0],), self.config.num_classes, dtype=torch.long, device=x.device)
         sigma = sigma.reshape(-1, 1, 1, 1).to(torch.float32)  # (B, 1, 1, 1)
@@ -125,3 +126,12 @@ class EDMDenoiser(nn.Module):
         f_x, attentions = self.net((c_in * x).to(torch.float32), c_noise, class_label, return_attention)
         denoised = c_skip * x + c_out * f_x.to(torch.float32)  # (B, C, H, W)
         return denoised, attentions
+
+
+def build_model(config: DiffiTConfig | str) -> EDMDenoiser:
+    """The EDM-preconditioned denoiser D(x; sigma, class) for a config or a preset name."""
+    if isinstance(config, str):
+        if config not in MODEL_PRESETS:
+            raise ValueError(f"unknown model {config!r}; choose one of {', '.join(model_names())}")
+        config = MODEL_PRESETS[config]
+    return EDMDenoiser(config)
