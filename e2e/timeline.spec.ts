@@ -1,4 +1,4 @@
-import { gifFrameCount } from '@/features/timeline/lib/gif-frames';
+import { gifFrameCount } from '@/testing/gif-frames';
 import { pythonAttentionStats } from './support/python-attention';
 import { expect, test } from './support/studio-page';
 

@@ -11,7 +11,8 @@ import { AttentionExplorer } from '@/features/timeline/components/attention-expl
 import { TimelinePanel } from '@/features/timeline/components/timeline-panel';
 import { isCompareUrl } from '@/lib/compare-params';
 import { useStudioStore } from '@/stores/studio-store';
-import { useTimelineStore } from '@/stores/timeline-store';
+import { useTimelineStore } from '@/features/timeline/store';
+import type { ImageFrame } from '@/lib/frames';
 
 /** `?compare=…` opens the compare view (its own store and workers); anything else, the studio. */
 export function App() {
@@ -38,21 +39,48 @@ function Studio() {
     <main className="app">
       <header className="app-header">
         <h1>DiffiT Studio</h1>
-        <BackendBadge />
+        <StudioBackendBadge />
       </header>
-      <Notices />
-      <ErrorBanner />
+      <StudioNotices />
       <div className="layout">
         <aside className="sidebar">
           <ModelPicker controls={<GenerateControls />} />
         </aside>
         <div className="content">
           <RunProgress />
-          <ResultGrid />
+          <StudioResults />
           <TimelinePanel />
           <AttentionExplorer />
         </div>
       </div>
     </main>
   );
+}
+
+function StudioBackendBadge() {
+  const backend = useStudioStore((s) => s.backend);
+  const threads = useStudioStore((s) => s.threads);
+  const requested = useStudioStore((s) => s.params.backend);
+  return <BackendBadge backend={backend} threads={threads} requested={requested} />;
+}
+
+function StudioNotices() {
+  const notices = useStudioStore((s) => s.notices);
+  const error = useStudioStore((s) => s.error);
+  return (
+    <>
+      <Notices notices={notices} onDismiss={useStudioStore.getState().dismissNotice} />
+      <ErrorBanner error={error} />
+    </>
+  );
+}
+
+/** While running, the studio's live frames; after a run, the timeline's step and view. */
+function StudioResults() {
+  const live = useStudioStore((s) => s.frames);
+  const done = useStudioStore((s) => s.status === 'done');
+  const timeline = useTimelineStore((s) => s.frames);
+  const zoomed = useTimelineStore((s) => s.zoomed);
+  const frames: readonly ImageFrame[] = done && timeline.length === live.length && timeline.length > 0 ? timeline : live;
+  return <ResultGrid frames={frames} selected={zoomed} onSelect={useTimelineStore.getState().zoom} />;
 }

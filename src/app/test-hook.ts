@@ -1,12 +1,16 @@
 /**
- * `window.__diffit`: a typed, read-only view of the store for end-to-end tests
- * (cf. tldraw's e2e hooks), so they need not scrape the DOM for state.
+ * `window.__diffit` and `window.__diffitCompare`: typed, read-only views of the stores for
+ * end-to-end tests (cf. tldraw's e2e hooks), so they need not scrape the DOM for state.
+ * Only builds with `VITE_TEST_HOOKS=1` (what `npm run test:e2e` builds) include this module.
  */
+import { panelStatus, recordedSteps, useCompareStore, type PanelStatus } from '@/features/compare/store';
+import { useTimelineStore } from '@/features/timeline/store';
 import type { Backend } from '@/inference/protocol';
+import type { RunStatus } from '@/lib/run-session';
 import type { TimelineView, TrajectoryBytes } from '@/lib/trajectory';
 import type { StudioParams } from '@/lib/url-params';
-import { currentTrajectory, useStudioStore, type RunStatus } from '@/stores/studio-store';
-import { useTimelineStore } from '@/stores/timeline-store';
+import { currentTrajectory, useStudioStore } from '@/stores/studio-store';
+import { attentionRowSums, trajectoryPixels } from '@/testing/trajectory-checks';
 
 export interface DiffitTestState {
   status: RunStatus;
@@ -47,13 +51,63 @@ export interface DiffitTestHook {
   attentionRowSums(): { rows: number; min: number; max: number } | null;
 }
 
+export interface ComparePanelTestState {
+  id: string;
+  status: PanelStatus;
+  error: string | null;
+  step: number;
+  steps: number;
+  msPerStep: number | null;
+  elapsedMs: number;
+  recordedSteps: number;
+  result: { shape: number[]; pixels: number[] } | null;
+}
+
+export interface CompareTestState {
+  ids: string[];
+  running: boolean;
+  viewStep: number | null;
+  params: { seed: number; steps: number; classLabel: number | null; guidance: number; batch: number; backend: string };
+  notices: string[];
+  panels: ComparePanelTestState[];
+}
+
 declare global {
   interface Window {
     __diffit?: DiffitTestHook;
+    __diffitCompare?: { state(): CompareTestState };
   }
 }
 
-export function installTestHook(): void {
+export function installTestHooks(): void {
+  window.__diffitCompare = {
+    state() {
+      const s = useCompareStore.getState();
+      const { seed, steps, classLabel, guidance, batch, backend } = s.params;
+      return {
+        ids: [...s.ids],
+        running: s.running,
+        viewStep: s.viewStep,
+        params: { seed, steps, classLabel, guidance, batch, backend },
+        notices: s.notices.map((n) => n.text),
+        panels: s.ids.map((id) => {
+          const p = s.panels[id];
+          return {
+            id,
+            status: panelStatus(p),
+            error: p.error,
+            step: p.step,
+            steps: p.steps,
+            msPerStep: p.msPerStep,
+            elapsedMs: p.elapsedMs,
+            recordedSteps: recordedSteps(id),
+            result: p.result ? { shape: [...p.result.shape], pixels: Array.from(p.result.pixels) } : null,
+          };
+        }),
+      };
+    },
+  };
+
   window.__diffit = {
     state() {
       const s = useStudioStore.getState();
@@ -89,13 +143,14 @@ export function installTestHook(): void {
     stepPixels(step, view) {
       const trajectory = currentTrajectory();
       if (!trajectory || step < 1 || step > trajectory.recorded) return null;
-      return Array.from(trajectory.pixels(step - 1, view));
+      return Array.from(trajectoryPixels(trajectory, step - 1, view));
     },
     attentionStats() {
       return currentTrajectory()?.stats() ?? [];
     },
     attentionRowSums() {
-      return currentTrajectory()?.rowSums() ?? null;
+      const trajectory = currentTrajectory();
+      return trajectory ? attentionRowSums(trajectory) : null;
     },
   };
 }

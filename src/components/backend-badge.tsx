@@ -1,10 +1,7 @@
-import { useStudioStore } from '@/stores/studio-store';
+import type { Backend, BackendRequest } from '@/inference/protocol';
 
 /** Which backend actually runs the model (and how many WASM threads). */
-export function BackendBadge() {
-  const backend = useStudioStore((s) => s.backend);
-  const threads = useStudioStore((s) => s.threads);
-  const requested = useStudioStore((s) => s.params.backend);
+export function BackendBadge({ backend, threads, requested }: { backend: Backend | null; threads: number | null; requested: BackendRequest }) {
   const label = backend === null ? '…' : backend === 'webgpu' ? 'WebGPU' : `WASM${threads ? ` · ${threads} thread${threads === 1 ? '' : 's'}` : ''}`;
   return (
     <span className="badge" data-testid="backend" data-backend={backend ?? ''} title={`requested: ${requested}`}>

@@ -1,8 +1,5 @@
-import { useStudioStore } from '@/stores/studio-store';
-
-/** The last error (manifest, model load, or run), in words. */
-export function ErrorBanner() {
-  const error = useStudioStore((s) => s.error);
+/** An error (manifest, model load, or run), in words; nothing when there is none. */
+export function ErrorBanner({ error }: { error: string | null }) {
   if (!error) return null;
   return (
     <div className="error-banner" role="alert" data-testid="error">

@@ -1,5 +1,5 @@
 import { useEffect, useRef, type CanvasHTMLAttributes } from 'react';
-import type { ImageFrame } from '@/stores/studio-store';
+import type { ImageFrame } from '@/lib/frames';
 
 /** An RGBA frame drawn at native resolution; CSS scales it up with `image-rendering: pixelated`. */
 export function FrameCanvas({ frame, ...props }: { frame: ImageFrame } & CanvasHTMLAttributes<HTMLCanvasElement> & { 'data-testid'?: string; 'data-index'?: number }) {

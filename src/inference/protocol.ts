@@ -5,6 +5,7 @@
  */
 
 import type { AttentionLayer, QuantizedAttention } from '@/lib/attention-map';
+import type { EdmConstants } from '@/types/manifest';
 
 /** An execution backend that actually runs a model. */
 export type Backend = 'webgpu' | 'wasm';
@@ -23,7 +24,7 @@ export interface ModelSpec {
   channels: number;
   resolution: number;
   numClasses: number;
-  edm: { sigma_min: number; sigma_max: number; rho: number; sigma_data: number };
+  edm: EdmConstants;
   /** The model's TMSA `attn_*` outputs (empty for DiffiP and for models without attention). */
   attention?: AttentionLayer[];
 }
@@ -71,6 +72,16 @@ export interface BackendInfo {
 export type WorkerEvent =
   | { type: 'status'; id: number; phase: LoadPhase; modelId: string; info?: BackendInfo; loadMs?: number }
   | { type: 'progress'; id: number; loaded: number; total: number }
+  | {
+      /** The sampler's start, once the model is loaded: x_0 = noise · σ_0, before the first step. */
+      type: 'start';
+      id: number;
+      steps: number;
+      shape: [number, number, number, number];
+      x: Float32Array;
+      /** float32(sigma_0), the noise level of x. */
+      sigma: number;
+    }
   | {
       type: 'step';
       id: number;

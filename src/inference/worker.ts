@@ -217,6 +217,7 @@ async function generate(request: Extract<WorkerRequest, { type: 'generate' }>): 
       );
     },
     () => cancelled.has(id),
+    (x0, sigma) => post({ type: 'start', id, steps: params.steps, shape, x: x0, sigma }, [x0.buffer]),
   );
   if (allZero) throw new Error(`The ${info.backend} backend returned only zeros; it cannot run this model correctly.`);
   const elapsedMs = performance.now() - t0;

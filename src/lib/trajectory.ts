@@ -7,7 +7,7 @@
  */
 import type { StepAttention } from '@/inference/protocol';
 import { decodeRow, pixelToToken, quantizedBytes, weightsToPixels, windowRect, type AttentionLayer, type TokenAddress } from '@/lib/attention-map';
-import { toByte } from '@/sampling/pixels';
+import { framesOf, type ImageFrame } from '@/lib/frames';
 
 /** What the timeline shows: the noisy state x_t, the predicted clean image, or the change since the previous step. */
 export type TimelineView = 'x' | 'denoised' | 'change';
@@ -43,6 +43,8 @@ export interface TrajectoryBytes {
 
 export class Trajectory {
   readonly steps: TrajectoryStep[] = [];
+  /** RGBA frames per step and view, made once when first asked for (views draw them often). */
+  private readonly frameCache = new Map<string, ImageFrame[]>();
 
   constructor(
     /** [B, C, H, W] */
@@ -94,10 +96,15 @@ export class Trajectory {
     return out;
   }
 
-  /** uint8 pixels of a view at step `index`, row-major over [B, C, H, W] (the contract's mapping). */
-  pixels(index: number, view: TimelineView): Uint8Array {
-    const t = this.viewTensor(index, view);
-    return Uint8Array.from(t, (v) => (Number.isNaN(v) ? 0 : toByte(v)));
+  /** The batch of one view at step `index` as RGBA frames (the same objects on every call). */
+  frames(index: number, view: TimelineView): ImageFrame[] {
+    const key = `${index}|${view}`;
+    let frames = this.frameCache.get(key);
+    if (!frames) {
+      frames = framesOf(this.viewTensor(index, view), this.shape);
+      this.frameCache.set(key, frames);
+    }
+    return frames;
   }
 
   /** Is attention recorded for this run (a TMSA model, recording on)? */
@@ -129,27 +136,6 @@ export class Trajectory {
       entropy: this.steps.map((s) => (s.attention ? s.attention.entropy[i] : Number.NaN)),
       distance: this.steps.map((s) => (s.attention ? s.attention.distance[i] : Number.NaN)),
     }));
-  }
-
-  /** Every recorded attention row, decoded: the smallest and largest row sum (1 up to quantisation). */
-  rowSums(): { rows: number; min: number; max: number } {
-    let rows = 0;
-    let min = Infinity;
-    let max = -Infinity;
-    for (const step of this.steps) {
-      step.attention?.layers.forEach((att, l) => {
-        const n = this.layers[l].tokens;
-        for (let r = 0; r < att.scale.length; r++) {
-          let sum = 0;
-          for (let k = 0; k < n; k++) sum += att.q[r * n + k];
-          sum *= att.scale[r] / 255;
-          rows++;
-          min = Math.min(min, sum);
-          max = Math.max(max, sum);
-        }
-      });
-    }
-    return { rows, min, max };
   }
 
   /** Bytes the recording holds (typed-array payloads). */

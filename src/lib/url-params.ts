@@ -3,6 +3,7 @@
  * are read at start and written back on Generate, so a copied URL reproduces the images.
  * A bad value is reported (a notice) and replaced by the default.
  */
+import sampling from '../../contracts/sampling.json';
 import { BACKEND_REQUESTS, type BackendRequest } from '@/inference/protocol';
 import type { Manifest, ModelEntry } from '@/types/manifest';
 
@@ -17,34 +18,48 @@ export interface StudioParams {
   backend: BackendRequest;
 }
 
-export const LIMITS = {
-  seed: { min: 0, max: 2 ** 32 - 1 },
-  steps: { min: 1, max: 200 },
-  batch: { min: 1, max: 16 },
-  guidance: { min: 0, max: 20 },
-} as const;
+/** Ranges of the numeric parameters, shared with `python -m diffit.sample` (contracts/sampling.json). */
+export const LIMITS = sampling.limits;
+
+export type NumericParam = keyof typeof LIMITS;
 
 export const DEFAULT_PARAMS: Omit<StudioParams, 'model'> = {
-  seed: 0,
-  steps: 18,
+  ...sampling.defaults,
   classLabel: null,
-  guidance: 1,
-  batch: 4,
   backend: 'auto',
 };
+
+/** Guidance is kept to `LIMITS.guidance.decimals` decimals, here, in the URL and in `diffit.sample`. */
+export function roundGuidance(v: number): number {
+  const scale = 10 ** LIMITS.guidance.decimals;
+  return Math.round(v * scale) / scale;
+}
+
+/** A numeric parameter brought into its range (integers rounded, guidance to its decimals); NaN gives the default. */
+export function clampParam(key: NumericParam, value: number): number {
+  const { min, max } = LIMITS[key];
+  if (!Number.isFinite(value)) return DEFAULT_PARAMS[key];
+  const v = key === 'guidance' ? roundGuidance(value) : key === 'seed' ? Math.floor(value) : Math.round(value);
+  return Math.min(max, Math.max(min, v));
+}
+
+const NUMERIC_PARAMS: readonly string[] = ['seed', 'steps', 'batch', 'guidance'] satisfies NumericParam[];
+
+/** `params` with one parameter changed; a numeric one is brought into its range (`clampParam`). */
+export function withParam<K extends keyof StudioParams>(params: StudioParams, key: K, value: StudioParams[K]): StudioParams {
+  const next: StudioParams = { ...params, [key]: value };
+  if (NUMERIC_PARAMS.includes(key)) next[key as NumericParam] = clampParam(key as NumericParam, Number(value));
+  return next;
+}
 
 /** Defaults for one model (its manifest entry sets steps and guidance). */
 export function defaultsFor(model: ModelEntry | undefined): StudioParams {
   return {
     ...DEFAULT_PARAMS,
     model: model?.id ?? '',
-    steps: model ? clampInt(model.default_steps, LIMITS.steps) : DEFAULT_PARAMS.steps,
-    guidance: model?.default_guidance ?? DEFAULT_PARAMS.guidance,
+    steps: model ? clampParam('steps', model.default_steps) : DEFAULT_PARAMS.steps,
+    guidance: model ? clampParam('guidance', model.default_guidance) : DEFAULT_PARAMS.guidance,
   };
-}
-
-function clampInt(v: number, range: { min: number; max: number }): number {
-  return Math.min(range.max, Math.max(range.min, Math.round(v)));
 }
 
 function parseInteger(raw: string, range: { min: number; max: number }): number | null {
@@ -106,7 +121,7 @@ export function readUrlParams(search: string, manifest: Manifest | null): ReadRe
   if (rawGuidance !== null) {
     const v = parseNumber(rawGuidance, LIMITS.guidance);
     if (v === null) bad('guidance', rawGuidance, `a number from ${LIMITS.guidance.min} to ${LIMITS.guidance.max}`, String(params.guidance));
-    else params.guidance = v;
+    else params.guidance = roundGuidance(v);
   }
   const rawClass = query.get('class');
   if (rawClass !== null) {

@@ -7,16 +7,10 @@
  * tensors are float32 and every tensor operation rounds to float32 (Math.fround), with Python
  * float scalars rounded to float32 first.
  */
+import type { EdmConstants } from '@/types/manifest';
 import { normalTensor } from './noise';
 
 const f32 = Math.fround;
-
-export interface EdmConfig {
-  sigma_min: number;
-  sigma_max: number;
-  rho: number;
-  sigma_data: number;
-}
 
 /** D(x; sigma, label) for a batch: x [n, C, H, W], sigma [n] (float32), labels [n]. */
 export type Denoise = (x: Float32Array, sigma: Float32Array, labels: Int32Array) => Promise<Float32Array>;
@@ -30,7 +24,7 @@ export interface SampleOptions {
   classLabel: number | null;
   guidance: number;
   numClasses: number;
-  edm: EdmConfig;
+  edm: EdmConstants;
 }
 
 export interface StepRecord {
@@ -58,11 +52,6 @@ export function karrasSigmas(steps: number, sigmaMin: number, sigmaMax: number, 
   }
   sigmas[steps] = 0;
   return sigmas;
-}
-
-/** Number of model forward passes (not images) a run makes: 2N-1. */
-export function evaluationCount(steps: number): number {
-  return 2 * steps - 1;
 }
 
 /** True when a run feeds [x; x] with [class; uncond] labels and mixes the two outputs. */
@@ -103,14 +92,16 @@ export function guidedDenoiser(denoise: Denoise, opts: Pick<SampleOptions, 'clas
 }
 
 /**
- * Runs the sampler. `onStep` sees every step (buffers are fresh per step and may be
- * transferred); `shouldStop` is polled before each evaluation and aborts with `SampleCancelled`.
+ * Runs the sampler. `onStart` sees x_0 = noise · σ_0 before the first evaluation, `onStep` every
+ * step (buffers are fresh and may be transferred); `shouldStop` is polled before each evaluation
+ * and aborts with `SampleCancelled`.
  */
 export async function sampleHeun(
   denoise: Denoise,
   opts: SampleOptions,
   onStep?: (record: StepRecord) => void | Promise<void>,
   shouldStop?: () => boolean,
+  onStart?: (x: Float32Array, sigma: number) => void,
 ): Promise<Float32Array> {
   const [batch] = opts.shape;
   const { sigma_min, sigma_max, rho } = opts.edm;
@@ -123,6 +114,7 @@ export async function sampleHeun(
   const t = Array.from(sigmas, (s) => f32(s)); // the float32 noise levels the model sees
   let x = normalTensor(opts.seed, opts.shape);
   for (let k = 0; k < x.length; k++) x[k] = f32(x[k] * t[0]);
+  onStart?.(x.slice(), t[0]);
 
   const n = x.length;
   for (let i = 0; i < t.length - 1; i++) {

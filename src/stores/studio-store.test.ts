@@ -108,6 +108,8 @@ describe('studio store', () => {
 
     const shape: [number, number, number, number] = [2, 1, 2, 2];
     const x = new Float32Array([-1, 0, 1, 2, 1, 1, 1, 1]);
+    fake.emit({ type: 'start', id: run.id, steps: 5, shape, x: new Float32Array(8).fill(80), sigma: 80 });
+    expect(useStudioStore.getState().trajectory).toMatchObject({ recorded: 0, steps: 5 });
     fake.emit({ type: 'step', id: run.id, step: 0, steps: 5, shape, x, denoised: x.map(() => 0), sigma: 1, attention: null, elapsedMs: 10, msPerStep: 10, msPerForward: 5 });
     let s = useStudioStore.getState();
     expect(s.step).toBe(1);
@@ -133,7 +135,36 @@ describe('studio store', () => {
     fake.emit({ type: 'error', id: run.id, stage: 'generate', message: 'Cancelled.', cancelled: true });
     const s = useStudioStore.getState();
     expect(s.status).toBe('idle');
-    expect(s.notices.map((n) => n.text)).toContain('Generation cancelled.');
+    expect(s.frames).toEqual([]);
+    expect(s.notices.map((n) => n.text)).toContain('Generation cancelled at step 0 of 5.');
+  });
+
+  it('keeps the last finished run when the next one is cancelled', async () => {
+    await useStudioStore.getState().init('');
+    useStudioStore.getState().setParam('batch', 1);
+    const shape: [number, number, number, number] = [1, 1, 2, 2];
+    const play = (x: number, steps: number, finish: boolean) => {
+      useStudioStore.getState().generate();
+      const id = fake.requests.at(-1)!.id;
+      fake.emit({ type: 'start', id, steps: 5, shape, x: new Float32Array(4).fill(80), sigma: 80 });
+      for (let i = 0; i < steps; i++) {
+        fake.emit({ type: 'step', id, step: i, steps: 5, shape, x: new Float32Array(4).fill(x), denoised: new Float32Array(4).fill(x), sigma: 1, attention: null, elapsedMs: 10, msPerStep: 10, msPerForward: 5 });
+      }
+      if (finish) fake.emit({ type: 'result', id, shape, x: new Float32Array(4).fill(x), elapsedMs: 50, msPerStep: 10, msPerForward: 5, forwards: 9, backend: 'wasm' });
+      return id;
+    };
+    play(1, 5, true);
+    const finished = useStudioStore.getState();
+    expect(finished.status).toBe('done');
+    const id = play(-1, 2, false);
+    expect(useStudioStore.getState()).toMatchObject({ status: 'running', step: 2, result: null });
+    fake.emit({ type: 'error', id, stage: 'generate', message: 'Cancelled.', cancelled: true });
+    const s = useStudioStore.getState();
+    expect(s).toMatchObject({ status: 'done', step: 5, steps: 5, interrupted: { step: 2, steps: 5, restored: true } });
+    expect(s.trajectory).toEqual(finished.trajectory);
+    expect(Array.from(s.result!.pixels)).toEqual([255, 255, 255, 255]);
+    expect(Array.from(s.frames[0].rgba.slice(0, 4))).toEqual([255, 255, 255, 255]);
+    expect(s.notices.map((n) => n.text)).toContain('Generation cancelled at step 2 of 5; showing the last finished run.');
   });
 
   it('turns a load failure into an error and retries on Generate', async () => {

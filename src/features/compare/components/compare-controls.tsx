@@ -1,6 +1,6 @@
 import { comparableModels, COMPARE_LIMITS } from '@/lib/compare-params';
 import { SamplingFields } from '@/components/sampling-fields';
-import { modelOf, useCompareStore } from '@/stores/compare-store';
+import { modelOf, useCompareStore } from '../store';
 
 /** Which models (two or three of one data set), and the one set of parameters that drives them all. */
 export function CompareControls() {

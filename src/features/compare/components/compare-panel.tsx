@@ -1,6 +1,6 @@
 import { FrameCanvas } from '@/components/frame-canvas';
 import { accuracyAt, costRows, formatMs, formatPercent } from '@/lib/model-cost';
-import { modelOf, panelFrames, referencePanelId, speedUp, useCompareStore } from '@/stores/compare-store';
+import { modelOf, panelFrames, panelStatus, referencePanelId, speedUp, useCompareStore } from '../store';
 
 const statusText: Record<string, string> = { idle: 'Ready', queued: 'Waiting for the previous model', loading: 'Loading model', running: 'Running', done: 'Done', error: 'Failed' };
 
@@ -16,12 +16,14 @@ export function ComparePanel({ id }: { id: string }) {
   if (!panel || !model) return null;
   const shown = panelFrames(panel, viewStep, show);
   const accuracy = accuracyAt(model, guidance);
-  const label = panel.status === 'running' && panel.step > 0 ? `Step ${panel.step} of ${panel.steps}` : panel.status === 'loading' && panel.phase ? `Loading model (${panel.phase.replace('-', ' ')})` : statusText[panel.status];
+  const status = panelStatus(panel);
+  const phase = panel.load.phase;
+  const label = status === 'running' && panel.step > 0 ? `Step ${panel.step} of ${panel.steps}` : status === 'loading' && phase ? `Loading model (${phase.replace('-', ' ')})` : statusText[status];
 
   return (
-    <section className="panel compare-panel" data-testid="compare-panel" data-model={id} data-state={panel.status}>
+    <section className="panel compare-panel" data-testid="compare-panel" data-model={id} data-state={status}>
       <h2>{model.label}</h2>
-      <div className={`status status-${panel.status === 'done' ? 'done' : panel.status === 'error' ? 'error' : 'idle'}`} data-testid="compare-status">
+      <div className={`status status-${status === 'done' ? 'done' : status === 'error' ? 'error' : 'idle'}`} data-testid="compare-status">
         {label}
       </div>
       <progress data-testid="compare-progress" max={Math.max(panel.steps, 1)} value={panel.step} />
@@ -34,9 +36,9 @@ export function ComparePanel({ id }: { id: string }) {
         <dt>ms / step</dt>
         <dd data-testid="compare-ms-per-step">{formatMs(panel.msPerStep)}</dd>
         <dt>Load</dt>
-        <dd data-testid="compare-load">{panel.loadMs === null ? '–' : `${formatMs(panel.loadMs)}${panel.backend ? ` · ${panel.backend.toUpperCase()}` : ''}`}</dd>
+        <dd data-testid="compare-load">{panel.load.loadMs === null ? '–' : `${formatMs(panel.load.loadMs)}${panel.backend ? ` · ${panel.backend.toUpperCase()}` : ''}`}</dd>
         <dt>Total</dt>
-        <dd data-testid="compare-total">{panel.status === 'done' ? `${(panel.elapsedMs / 1000).toFixed(2)} s` : '–'}</dd>
+        <dd data-testid="compare-total">{status === 'done' ? `${(panel.elapsedMs / 1000).toFixed(2)} s` : '–'}</dd>
         <dt>Speed-up</dt>
         <dd data-testid="compare-speedup" title="ms/step of the full model ÷ ms/step of this one, measured in this run">
           {speed === null ? '–' : `${speed.toFixed(2)}×`}

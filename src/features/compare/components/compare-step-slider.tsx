@@ -1,10 +1,9 @@
-import type { PreviewMode } from '@/stores/studio-store';
-import { useCompareStore } from '@/stores/compare-store';
+import { useCompareStore, type ShowMode } from '../store';
 
 /** One slider for all panels: once the runs end, it shows the same step everywhere. */
 export function CompareStepSlider() {
   const running = useCompareStore((s) => s.running);
-  const recorded = useCompareStore((s) => Math.max(0, ...s.ids.map((id) => s.panels[id]?.xFrames.length ?? 0)));
+  const recorded = useCompareStore((s) => Math.max(0, ...s.ids.map((id) => s.panels[id]?.trajectory?.recorded ?? 0)));
   const viewStep = useCompareStore((s) => s.viewStep);
   const show = useCompareStore((s) => s.show);
   const { setViewStep, setShow } = useCompareStore.getState();
@@ -30,7 +29,7 @@ export function CompareStepSlider() {
         <span className="timeline-label" data-testid="compare-step-label">
           {recorded === 0 ? 'no steps yet' : running ? `live (${recorded} steps so far)` : `step ${value + 1} of ${recorded}`}
         </span>
-        <select data-testid="compare-show" value={show} onChange={(e) => setShow(e.target.value as PreviewMode)}>
+        <select data-testid="compare-show" value={show} onChange={(e) => setShow(e.target.value as ShowMode)}>
           <option value="x">sample x after the step</option>
           <option value="denoised">denoised prediction</option>
         </select>

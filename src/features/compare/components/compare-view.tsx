@@ -1,7 +1,8 @@
 import { useEffect } from 'react';
+import { ErrorBanner } from '@/components/error-banner';
+import { Notices } from '@/components/notices';
 import { studioLink } from '@/lib/compare-params';
-import { useCompareStore } from '@/stores/compare-store';
-import { installCompareTestHook } from '../compare-test-hook';
+import { useCompareStore } from '../store';
 import { CompareControls } from './compare-controls';
 import { ComparePanel } from './compare-panel';
 import { CompareStepSlider } from './compare-step-slider';
@@ -17,7 +18,6 @@ export function CompareView() {
   const dismiss = useCompareStore((s) => s.dismissNotice);
 
   useEffect(() => {
-    installCompareTestHook();
     void useCompareStore.getState().init();
     return () => useCompareStore.getState().dispose();
   }, []);
@@ -29,23 +29,8 @@ export function CompareView() {
           ← Back to the studio
         </a>
       </nav>
-      {notices.length > 0 && (
-        <ul className="notices" aria-live="polite">
-          {notices.map((n) => (
-            <li key={n.id} className={`notice notice-${n.level}`} data-testid="notice" role="alert">
-              <span>{n.text}</span>
-              <button type="button" className="link" aria-label="Dismiss" onClick={() => dismiss(n.id)}>
-                ×
-              </button>
-            </li>
-          ))}
-        </ul>
-      )}
-      {manifestState === 'error' && (
-        <div className="error-banner" role="alert" data-testid="error">
-          <strong>Something went wrong.</strong> {manifestError}
-        </div>
-      )}
+      <Notices notices={notices} onDismiss={dismiss} />
+      <ErrorBanner error={manifestState === 'error' ? manifestError : null} />
       {manifestState === 'loading' && <section className="panel">Loading the model list…</section>}
       <CompareControls />
       <CompareStepSlider />

@@ -1,5 +1,5 @@
 import { selectedModel, useStudioStore } from '@/stores/studio-store';
-import { useTimelineStore } from '@/stores/timeline-store';
+import { useTimelineStore } from '@/features/timeline/store';
 import { AttentionChart } from './attention-chart';
 import { AttentionStrip } from './attention-strip';
 

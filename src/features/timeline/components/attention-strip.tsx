@@ -1,5 +1,5 @@
 import { FrameCanvas } from '@/components/frame-canvas';
-import { useTimelineStore } from '@/stores/timeline-store';
+import { useTimelineStore } from '@/features/timeline/store';
 
 /** The same query and layer at every recorded step, one small heatmap per step. */
 export function AttentionStrip({ sigmas }: { sigmas: number[] }) {

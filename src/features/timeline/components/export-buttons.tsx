@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { selectedModel, useStudioStore } from '@/stores/studio-store';
-import { useTimelineStore } from '@/stores/timeline-store';
+import { useTimelineStore } from '@/features/timeline/store';
 import { captioned, download, encodeGif, gridFrame, pngBlob, upscale } from '../lib/export';
 import { formatSigma } from './step-slider';
 

@@ -1,7 +1,7 @@
 import { useEffect } from 'react';
 import type { TimelineView } from '@/lib/trajectory';
 import { useStudioStore } from '@/stores/studio-store';
-import { FPS_CHOICES, useTimelineStore } from '@/stores/timeline-store';
+import { FPS_CHOICES, useTimelineStore } from '@/features/timeline/store';
 
 const VIEWS: { value: TimelineView; label: string }[] = [
   { value: 'x', label: 'noisy state x_t' },

@@ -1,6 +1,6 @@
 import type { PointerEvent } from 'react';
 import { FrameCanvas } from '@/components/frame-canvas';
-import { useTimelineStore } from '@/stores/timeline-store';
+import { useTimelineStore } from '@/features/timeline/store';
 
 /** The input pixel under the pointer, from the element's box and the image size. */
 function pixelAt(e: PointerEvent<HTMLElement>, size: number): { y: number; x: number } {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { captioned, encodeGif, gridFrame, upscale } from './export';
-import { gifFrameCount } from './gif-frames';
+import { gifFrameCount } from '@/testing/gif-frames';
 
 const frame = (v: number) => ({ width: 2, height: 2, rgba: new Uint8ClampedArray(16).map((_, k) => (k % 4 === 3 ? 255 : v + k)) });
 

@@ -4,7 +4,7 @@
  * under the image. Works on RGBA frames only.
  */
 import { applyPalette, GIFEncoder, quantize } from 'gifenc';
-import type { ImageFrame } from '@/stores/studio-store';
+import type { ImageFrame } from '@/lib/frames';
 
 /** Nearest-neighbour upscaling (crisp pixels), onto a canvas of `width` × `height` at (0, 0). */
 export function upscale(frame: ImageFrame, scale: number): ImageFrame {

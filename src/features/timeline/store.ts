@@ -6,9 +6,9 @@
  * restored after a run; a `step` past the run's last step shows the last step, with a notice.
  */
 import { create } from 'zustand';
+import { frameOf, type ImageFrame } from '@/lib/frames';
 import type { TimelineView, TrajectoryBytes } from '@/lib/trajectory';
-import { toRgba } from '@/sampling/pixels';
-import { currentTrajectory, useStudioStore, type ImageFrame } from './studio-store';
+import { currentTrajectory, useStudioStore } from '@/stores/studio-store';
 
 export interface AttentionOverlay {
   /** Heatmap RGBA over the whole image (transparent outside the query's window). */
@@ -123,9 +123,7 @@ export const useTimelineStore = create<TimelineState>()((set, get) => {
       return;
     }
     const selected = Math.min(s.selected, t.recorded - 1);
-    const tensor = t.viewTensor(selected, s.view);
-    const [b, , h, w] = t.shape;
-    const frames = Array.from({ length: b }, (_, i) => ({ width: w, height: h, rgba: toRgba(tensor, t.shape, i) }));
+    const frames = t.frames(selected, s.view);
     let overlay: AttentionOverlay | null = null;
     let strip: (ImageFrame | null)[] = [];
     if (s.query && t.hasAttention() && t.attentionImage === s.zoomed) {
@@ -248,16 +246,13 @@ export const useTimelineStore = create<TimelineState>()((set, get) => {
     trajectoryFrames: (image, view) => {
       const t = currentTrajectory();
       if (!t) return { frames: [], sigmas: [] };
-      const [, , h, w] = t.shape;
-      const frames = t.steps.map((_, i) => ({ width: w, height: h, rgba: toRgba(t.viewTensor(i, view), t.shape, image) }));
+      const frames = t.steps.map((_, i) => frameOf(t.viewTensor(i, view), t.shape, image));
       return { frames, sigmas: t.sigmas() };
     },
     finalFrames: () => {
       const t = currentTrajectory();
       if (!t || t.recorded === 0) return [];
-      const [b, , h, w] = t.shape;
-      const x = t.steps[t.recorded - 1].x;
-      return Array.from({ length: b }, (_, i) => ({ width: w, height: h, rgba: toRgba(x, t.shape, i) }));
+      return t.frames(t.recorded - 1, 'x');
     },
   };
 });
