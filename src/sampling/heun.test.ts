@@ -38,7 +38,7 @@ interface SamplerCase {
 
 // A static import: a missing fixture fails this file instead of skipping the parity tests.
 // training/scripts/write_fixtures.py writes it; training/tests/test_fixtures.py proves it is current.
-const cases = (reference as { cases: SamplerCase[] }).cases;
+const cases = (reference as unknown as { cases: SamplerCase[] }).cases;
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
