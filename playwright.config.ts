@@ -1,8 +1,6 @@
 import { defineConfig } from '@playwright/test';
+import { chromiumLaunchOptions } from './scripts/chromium.mjs';
 
-// Debian's Chromium (`npx playwright install` cannot download browsers here).
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 const PORT = 4173;
 
 export default defineConfig({
@@ -26,13 +24,13 @@ export default defineConfig({
       // No WebGPU flag: Chromium grants no adapter, so this also is "a browser without WebGPU".
       name: 'chromium-wasm',
       testIgnore: /webgpu\.spec\.ts/,
-      use: { browserName: 'chromium', launchOptions: { executablePath: CHROMIUM, args: ARGS } },
+      use: { browserName: 'chromium', launchOptions: chromiumLaunchOptions() },
     },
     {
       // WebGPU on SwiftShader: correct but ~100x slower than WASM, so batch 1 and 2-3 steps only.
       name: 'chromium-webgpu',
       testMatch: /webgpu\.spec\.ts/,
-      use: { browserName: 'chromium', launchOptions: { executablePath: CHROMIUM, args: [...ARGS, '--enable-unsafe-webgpu'] } },
+      use: { browserName: 'chromium', launchOptions: chromiumLaunchOptions({ webgpu: true }) },
     },
   ],
   webServer: {

@@ -1,6 +1,6 @@
 import { expect, test } from './support/studio-page';
 
-// The `chromium-wasm` project launches Chromium without --enable-unsafe-webgpu: no adapter.
+// The `chromium-wasm` project launches Chromium without WEBGPU_ARG (scripts/chromium.mjs): no adapter.
 test('asking for WebGPU without it falls back to WASM with a notice', async ({ studio, page }) => {
   await studio.goto({ backend: 'webgpu', steps: 2, batch: 1 });
   await expect(studio.notices).toContainText(/WebGPU is not available/);

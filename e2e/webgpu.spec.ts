@@ -1,8 +1,8 @@
 import { pixelDiff, pythonSample, shippedModel } from './support/python-reference';
 import { expect, test } from './support/studio-page';
 
-// Runs in the `chromium-webgpu` project (--enable-unsafe-webgpu: SwiftShader, ~100x slower
-// than WASM), so batch 1 and 2 steps.
+// Runs in the `chromium-webgpu` project (WEBGPU_ARG of scripts/chromium.mjs, --enable-unsafe-webgpu:
+// SwiftShader, ~100x slower than WASM), so batch 1 and 2 steps.
 //
 // WebGPU shaders sum and exponentiate in another order than onnxruntime's CPU kernels (one
 // forward differs by ~1e-4 relative), and two Heun steps from sigma 80 amplify that, so a few

@@ -3,6 +3,7 @@
 // with a query pixel pinned. Usage: npm run build, then node scripts/attention-chart.mjs [out.png] [query string]
 import { spawn } from 'node:child_process';
 import { chromium } from '@playwright/test';
+import { chromiumLaunchOptions } from './chromium.mjs';
 
 const out = process.argv[2] ?? 'attention-chart.png';
 const query = process.argv[3] ?? 'model=diffit-fmnist&backend=wasm&seed=0&class=none&batch=4';
@@ -15,7 +16,7 @@ for (let i = 0; i < 100; i++) {
     await new Promise((r) => setTimeout(r, 200));
   }
 }
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox', '--no-first-run'] });
+const browser = await chromium.launch(chromiumLaunchOptions());
 try {
   const page = await browser.newPage({ viewport: { width: 1200, height: 1600 } });
   await page.goto(`${base}/?${query}`);

@@ -21,11 +21,9 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from '@playwright/test';
 import { createServer } from 'vite';
+import { chromiumLaunchOptions } from './chromium.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-// The launch flags of playwright.config.ts (project chromium-wasm).
-const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
 const argv = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -65,7 +63,7 @@ const native = JSON.parse(readFileSync(nativePath, 'utf8'));
 const server = await createServer({ root: ROOT, configFile: resolve(ROOT, 'vite.config.ts'), logLevel: 'warn', server: { port: 5190, strictPort: false, hmr: false } });
 await server.listen();
 const base = server.resolvedUrls.local[0].replace(/\/$/, '');
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+const browser = await chromium.launch(chromiumLaunchOptions()) // the e2e project chromium-wasm's launch;
 const chromiumVersion = browser.version();
 const appThreads = Math.max(1, Math.min(4, cpus().length)); // src/inference/ort-backend.ts wasmThreads()
 const wasm = {};

@@ -2,12 +2,12 @@
 // Headless ms/forward of each onnxruntime-web bundle on one shipped model.
 // Usage: npm run dev (in another shell), then node scripts/bench.mjs [model] [batch] [runs] [base URL]
 import { chromium } from '@playwright/test';
+import { chromiumLaunchOptions } from './chromium.mjs';
 
 const model = process.argv[2] ?? 'diffit-fmnist';
 const batch = Number(process.argv[3] ?? 1);
 const runs = Number(process.argv[4] ?? 20);
 const base = process.argv[5] ?? 'http://localhost:5173';
-const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 const cases = [
   { bundle: 'wasm', ep: 'wasm', gpu: false },
   { bundle: 'webgpu', ep: 'wasm', gpu: false },
@@ -15,7 +15,7 @@ const cases = [
   ...(process.env.BENCH_WEBGPU === '0' ? [] : [{ bundle: 'webgpu', ep: 'webgpu', gpu: true, runs: 3 }]),
 ];
 for (const c of cases) {
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: c.gpu ? [...ARGS, '--enable-unsafe-webgpu'] : ARGS });
+  const browser = await chromium.launch(chromiumLaunchOptions({ webgpu: c.gpu }));
   const page = await browser.newPage();
   await page.goto(`${base}/src/inference/bench/index.html?model=${model}&bundle=${c.bundle}&ep=${c.ep}&batch=${batch}&runs=${c.runs ?? runs}`);
   await page.waitForFunction(() => window.__bench, null, { timeout: 600_000 });

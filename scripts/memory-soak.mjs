@@ -5,10 +5,10 @@
 // Without a base URL it serves dist/ itself with `vite preview` on port 4179.
 import { spawn } from 'node:child_process';
 import { chromium } from '@playwright/test';
+import { chromiumLaunchOptions } from './chromium.mjs';
 
 const runs = Number(process.argv[2] ?? 100);
 let base = process.argv[3];
-const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--enable-precise-memory-info'];
 
 let server = null;
 if (!base) {
@@ -23,7 +23,7 @@ if (!base) {
   }
 }
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ARGS });
+const browser = await chromium.launch(chromiumLaunchOptions({ extraArgs: ['--enable-precise-memory-info'] }));
 try {
   const page = await browser.newPage();
   const cdp = await page.context().newCDPSession(page);
