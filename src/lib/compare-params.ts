@@ -37,7 +37,7 @@ export function defaultComparison(manifest: Manifest, first: ModelEntry = manife
 export function readCompareParams(search: string, manifest: Manifest): CompareReadResult {
   const query = new URLSearchParams(search);
   const raw = query.get('compare') ?? '';
-  const problems: string[] = [];
+  const problems: string[] = query.getAll('compare').length > 1 ? [`The URL gives compare ${query.getAll('compare').length} times; using the first.`] : [];
   const known = new Map(manifest.models.map((m) => [m.id, m]));
   const ids: string[] = [];
   const unknown: string[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Manifest, ModelEntry } from '@/types/manifest';
-import { parseClass, readUrlParams, writeUrlParams } from './url-params';
+import { clampParam, DEFAULT_PARAMS, LIMITS, parseClass, readStepParam, readUrlParams, roundGuidance, withParam, withStepParam, writeUrlParams } from './url-params';
 
 const model: ModelEntry = {
   id: 'diffit-fmnist',
@@ -56,5 +56,30 @@ describe('parseClass', () => {
     expect(parseClass('pullover', model)).toBe(2);
     expect(parseClass('3', model)).toBeUndefined();
     expect(parseClass('shoe', model)).toBeUndefined();
+  });
+});
+
+describe('one rule for every parameter', () => {
+  it('reports a parameter given twice and uses the first value', () => {
+    const { params, problems } = readUrlParams('?seed=3&seed=4', null);
+    expect(params.seed).toBe(3);
+    expect(problems).toEqual(['The URL gives seed 2 times ("3", "4"); using the first.']);
+  });
+
+  it('rounds guidance to the contract decimals, in the URL and in the store alike', () => {
+    expect(readUrlParams('?guidance=1.3', null).params.guidance).toBe(1.3);
+    expect(readUrlParams('?guidance=1.23456', null).params.guidance).toBe(1.23);
+    expect(roundGuidance(2.005)).toBe(Math.round(2.005 * 100) / 100);
+    expect(clampParam('guidance', 99)).toBe(LIMITS.guidance.max);
+    expect(clampParam('steps', 0)).toBe(LIMITS.steps.min);
+    expect(clampParam('batch', Number.NaN)).toBe(DEFAULT_PARAMS.batch);
+    expect(withParam(readUrlParams('', null).params, 'seed', 7.9).seed).toBe(7);
+  });
+
+  it('reads and writes the timeline step', () => {
+    expect(readStepParam('?step=4')).toEqual({ step: 4, problem: null });
+    expect(readStepParam('')).toEqual({ step: null, problem: null });
+    expect(readStepParam('?step=0').problem).toMatch(/Ignored step="0"/);
+    expect(withStepParam('?seed=2&step=1', 5)).toBe('?seed=2&step=5');
   });
 });

@@ -93,10 +93,19 @@ export interface ReadResult {
   problems: string[];
 }
 
+/** A parameter given more than once is read from its first value, with a notice. */
+function duplicates(query: URLSearchParams, names: readonly string[]): string[] {
+  return names
+    .filter((name) => query.getAll(name).length > 1)
+    .map((name) => `The URL gives ${name} ${query.getAll(name).length} times (${query.getAll(name).map((v) => JSON.stringify(v)).join(', ')}); using the first.`);
+}
+
+const STUDIO_NAMES = ['model', 'seed', 'steps', 'class', 'guidance', 'batch', 'backend', 'step'] as const;
+
 /** Reads the studio parameters from a query string, falling back to defaults with a notice. */
 export function readUrlParams(search: string, manifest: Manifest | null): ReadResult {
   const query = new URLSearchParams(search);
-  const problems: string[] = [];
+  const problems: string[] = duplicates(query, STUDIO_NAMES);
   const bad = (name: string, raw: string, expected: string, fallback: string) =>
     problems.push(`Ignored ${name}=${JSON.stringify(raw)} from the URL (${expected}); using ${fallback}.`);
 
@@ -147,5 +156,23 @@ export function writeUrlParams(params: StudioParams, search = ''): string {
   query.set('guidance', String(params.guidance));
   query.set('batch', String(params.batch));
   query.set('backend', params.backend);
+  return `?${query.toString()}`;
+}
+
+/**
+ * `step=` (1-based): the timeline's shown step. null when absent; a problem when it is not a
+ * step number.
+ */
+export function readStepParam(search: string): { step: number | null; problem: string | null } {
+  const raw = new URLSearchParams(search).get('step');
+  if (raw === null) return { step: null, problem: null };
+  if (/^\d+$/.test(raw.trim()) && Number(raw) >= 1) return { step: Number(raw), problem: null };
+  return { step: null, problem: `Ignored step=${JSON.stringify(raw)} from the URL (a step number from 1); showing the last step.` };
+}
+
+/** The query string `search` with `step=` set. */
+export function withStepParam(search: string, step: number): string {
+  const query = new URLSearchParams(search);
+  query.set('step', String(step));
   return `?${query.toString()}`;
 }

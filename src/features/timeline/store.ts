@@ -8,6 +8,7 @@
 import { create } from 'zustand';
 import { frameOf, type ImageFrame } from '@/lib/frames';
 import type { TimelineView, TrajectoryBytes } from '@/lib/trajectory';
+import { readStepParam, withStepParam } from '@/lib/url-params';
 import { currentTrajectory, useStudioStore } from '@/stores/studio-store';
 
 export interface AttentionOverlay {
@@ -101,18 +102,6 @@ export function heatmapFrame(pixels: Float32Array, size: number, max: number, al
   return { width: size, height: size, rgba };
 }
 
-function readStep(search: string): number | null | 'bad' {
-  const raw = new URLSearchParams(search).get('step');
-  if (raw === null) return null;
-  return /^\d+$/.test(raw.trim()) && Number(raw) >= 1 ? Number(raw) : 'bad';
-}
-
-function writeStep(step: number): void {
-  const query = new URLSearchParams(location.search);
-  query.set('step', String(step));
-  history.replaceState(history.state, '', `${location.pathname}?${query.toString()}${location.hash}`);
-}
-
 export const useTimelineStore = create<TimelineState>()((set, get) => {
   /** Recomputes the frames, the overlay and the strip from the trajectory. */
   const refresh = () => {
@@ -190,18 +179,16 @@ export const useTimelineStore = create<TimelineState>()((set, get) => {
     bytes: null,
 
     init: (search = location.search) => {
-      const step = readStep(search);
-      if (step === 'bad') {
-        useStudioStore.getState().addNotice({ id: 'url-step', level: 'warning', text: `Ignored step=${JSON.stringify(new URLSearchParams(search).get('step'))} from the URL (a step number from 1); showing the last step.` });
-        set({ urlStep: null });
-      } else set({ urlStep: step });
+      const { step, problem } = readStepParam(search);
+      if (problem) useStudioStore.getState().addNotice({ id: 'url-step', level: 'warning', text: problem });
+      set({ urlStep: step });
     },
     setStep: (index) => {
       const t = currentTrajectory();
       if (!t || t.recorded === 0) return;
       const selected = Math.min(t.recorded - 1, Math.max(0, Math.round(index)));
       set({ selected, urlStep: selected + 1 });
-      if (useStudioStore.getState().status !== 'running') writeStep(selected + 1);
+      if (useStudioStore.getState().status !== 'running') history.replaceState(history.state, '', `${location.pathname}${withStepParam(location.search, selected + 1)}${location.hash}`);
       refresh();
     },
     setView: (view) => {
