@@ -2,7 +2,7 @@
 PyTorch (CPU) and onnxruntime (CPU), as median and interquartile range over repeated runs.
 
     python -m diffit.benchmark --manifest public/models/manifest.json --runs 30 --json bench/native.json
-    python -m diffit.benchmark --record bench/results.json     # write each `benchmark` block into the manifest
+    python -m diffit.benchmark --record bench/results.json     # merge each `benchmark` block into the manifest
 
 A benchmark, not a test: it prints what it measures and asserts nothing. `npm run bench`
 (scripts/bench-models.mjs) runs the first form, adds the browser's WASM timings, writes
@@ -15,10 +15,14 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+
+from .manifest import ManifestError, edited_manifest, read_json, set_benchmark
 
 RUNTIMES = ("pytorch_cpu", "onnxruntime_cpu")
 
@@ -83,12 +87,12 @@ def measure(manifest_path: Path, weights: Path, runs: int, threads: int, warmup:
         row = {"id": entry["id"], "dataset": entry.get("dataset"), "variant": entry["variant"],
                "parameters": entry["parameters"], "bytes": path.stat().st_size,
                "macs": macs["total"], "macs_by_op": macs["by_op"],
-               "onnxruntime_cpu": timed(lambda: session.run(["denoised"], feeds), runs, warmup)}
+               "onnxruntime_cpu": timed(partial(session.run, ["denoised"], feeds), runs, warmup)}
         try:
             model, _ = load_ema_model(weights / f"{entry['id']}-ema.pt")
             x, s, y = (torch.from_numpy(feeds[k]) for k in ("x", "sigma", "class_label"))
             with torch.inference_mode():
-                row["pytorch_cpu"] = timed(lambda: model(x, s, y), runs, warmup)
+                row["pytorch_cpu"] = timed(partial(model, x, s, y), runs, warmup)
         except CheckpointError:
             row["pytorch_cpu"] = None  # no PyTorch weights for this model: ONNX only
         rows.append(row)
@@ -111,17 +115,17 @@ def print_table(result: dict) -> None:
               f"{fmt(row['pytorch_cpu']):>20} {fmt(row['onnxruntime_cpu']):>20}")
 
 
-def record(manifest_path: Path, results: dict) -> list[str]:
-    """Writes `results["models"][i]["benchmark"]` into the manifest entry with the same id, touching
-    no other field (sha256 and bytes stay valid); returns the ids written."""
-    from .export import edited_manifest
-
-    blocks = {row["id"]: row["benchmark"] for row in results["models"] if row.get("benchmark")}
+def record(manifest_path: Path, results: dict, source: Path | str = "the results") -> list[str]:
+    """Sets each manifest entry's `benchmark` to its model's block in `results` (as the export merges bench/results.json),
+    touching no other field (sha256 and bytes stay valid); returns the ids written."""
     written = []
     with edited_manifest(manifest_path) as manifest:
         for entry in manifest["models"]:
-            if entry["id"] in blocks:
-                entry["benchmark"] = blocks[entry["id"]]
+            if not any(row.get("id") == entry["id"] and row.get("benchmark") for row in results.get("models", [])):
+                continue  # a model the run did not time keeps its block
+            for note in set_benchmark(entry, results, source):
+                print(f"note: {note}")
+            if "benchmark" in entry:
                 written.append(entry["id"])
     return written
 
@@ -136,17 +140,18 @@ def main(argv=None) -> dict | None:
     p.add_argument("--threads", type=int, default=1, help="threads for both runtimes (1 matches one WASM thread)")
     p.add_argument("--json", help="write the measurements here")
     p.add_argument("--record", metavar="RESULTS",
-                   help="measure nothing: copy each model's `benchmark` block from RESULTS (bench/results.json) into the manifest")
+                   help="measure nothing: merge each model's `benchmark` block from RESULTS (bench/results.json) into the manifest")
     args = p.parse_args(argv)
-    from .export import read_json_arg
-
     manifest_path = Path(args.manifest)
-    read_json_arg(args.manifest, "manifest")  # a clear error (exit 2) for a missing or corrupt file
-    results = read_json_arg(args.record, "results file")
-    if args.record:
-        written = record(manifest_path, results)
-        print(f"wrote the benchmark block of {', '.join(written) or 'no model'} into {manifest_path}")
-        return None
+    try:
+        read_json(manifest_path, "manifest")  # a missing or corrupt file fails before any work
+        if args.record:
+            written = record(manifest_path, read_json(args.record, "results file"), args.record)
+            print(f"wrote the benchmark block of {', '.join(written) or 'no model'} into {manifest_path}")
+            return None
+    except ManifestError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
     result = measure(manifest_path, Path(args.weights), args.runs, args.threads, args.warmup)
     print_table(result)
     if args.json:

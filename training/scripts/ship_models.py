@@ -5,7 +5,8 @@ For each model id (e.g. diffit-cifar10) with a run folder <runs>/<id> written by
 2. `diffit.export` writes public/models/<id>.onnx (checked against PyTorch);
 3. `diffit.evaluate --onnx` judges that file: class accuracy at every --guidance, and FD_clf, precision/recall
    with --fd-samples at the first guidance only (the other scales get accuracy alone, to keep CPU time sane);
-4. `diffit.export` runs again with the evaluation and the provenance JSON, and writes the manifest entry.
+4. `diffit.export` runs again and writes the manifest entry, merging the side files that steps 1-3 wrote to
+   --provenance (diffit/manifest.py `SideFiles`: <id>.json training provenance, <id>-eval.json evaluation rows).
 
     python scripts/ship_models.py --dataset cifar10 --ids diffit-cifar10 dws-cifar10 diffip-cifar10 \\
         --runs runs --classifier weights/classifier-cifar10.pt --label "CIFAR-10" \\
@@ -23,6 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
+
+from diffit.manifest import SideFiles, write_json_atomic
 
 TRAINING = Path(__file__).resolve().parents[1]
 VARIANT_LABELS = {"diffit": "DiffiT", "dws": "DiffiT-DWS", "diffip": "DiffiP"}
@@ -57,7 +60,8 @@ def wait_for(paths: list[Path], poll_s: float = 30) -> None:
 
 
 def ship(model_id: str, args) -> dict:
-    runs, weights, provenance = Path(args.runs), Path(args.weights), Path(args.provenance)
+    runs, weights = Path(args.runs), Path(args.weights)
+    side = SideFiles(provenance_dir=Path(args.provenance).resolve())
     source = runs / model_id / (f"ema-{args.snapshot:09d}.pt" if args.snapshot else "checkpoint.pt")
     if args.wait:  # a snapshot is complete once it exists (written atomically); a checkpoint once the run ends
         wait_for([source if args.snapshot else runs / model_id / "summary.json", TRAINING / args.classifier])
@@ -66,13 +70,11 @@ def ship(model_id: str, args) -> dict:
     snapshot = extract_ema(source, weights_file)
     training = json.loads(Path(args.provenance_json).read_text()) if args.provenance_json else {}
     training.update({"images_seen": snapshot["images_seen"], "wall_time_s": round(snapshot["wall_time_s"], 1)})
-    training_file = provenance / f"{model_id}.json"
-    training_file.write_text(json.dumps(training, indent=1) + "\n")
+    write_json_atomic(training, side.training(model_id))
     variant = model_id.split("-")[0]
     label = f"{VARIANT_LABELS[variant]} · {args.label}"
     export = [sys.executable, "-m", "diffit.export", "--checkpoint", str(weights_file.resolve()), "--id", model_id,
-              "--label", label, "--out-dir", str(Path(args.out_dir).resolve()), "--training-json",
-              str(training_file.resolve())]
+              "--label", label, "--out-dir", str(Path(args.out_dir).resolve()), "--provenance-dir", str(side.provenance_dir)]
     timings = {"export_s": run([*export, "--no-preview"], log)}
     onnx = Path(args.out_dir).resolve() / f"{model_id}.onnx"
     rows = []
@@ -87,9 +89,8 @@ def ship(model_id: str, args) -> dict:
             cmd += ["--data", str(Path(args.data).resolve())]
         timings[f"evaluate_g{guidance}_s"] = run(cmd, log)
         rows += json.loads(out.read_text())
-    evaluation_file = provenance / f"{model_id}-eval.json"
-    evaluation_file.write_text(json.dumps(rows, indent=1) + "\n")
-    timings["export_with_preview_s"] = run([*export, "--evaluation", str(evaluation_file.resolve())], log)
+    write_json_atomic(rows, side.evaluation(model_id))
+    timings["export_with_preview_s"] = run(export, log)
     print(model_id, json.dumps(timings), flush=True)
     return timings
 
@@ -105,7 +106,7 @@ def main():
     p.add_argument("--label", required=True, help="data set name in the app's labels, e.g. CIFAR-10")
     p.add_argument("--provenance-json", help="training fields shared by the ids (hardware, recipe, ...)")
     p.add_argument("--weights", default=str(TRAINING / "weights"))
-    p.add_argument("--provenance", default=str(TRAINING / "weights" / "provenance"))
+    p.add_argument("--provenance", default=str(SideFiles.provenance_dir), help="folder of the side files the export merges")
     p.add_argument("--out-dir", default=str(TRAINING.parent / "public" / "models"))
     p.add_argument("--log-dir", required=True)
     p.add_argument("--samples", type=int, default=1000)
@@ -119,7 +120,7 @@ def main():
     args = p.parse_args()
     Path(args.log_dir).mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(args.jobs) as pool:
-        results = dict(zip(args.ids, pool.map(lambda i: ship(i, args), args.ids)))
+        results = dict(zip(args.ids, pool.map(lambda i: ship(i, args), args.ids), strict=True))
     (Path(args.log_dir) / "ship-timings.json").write_text(json.dumps(results, indent=1))
 
 

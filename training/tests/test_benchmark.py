@@ -40,13 +40,14 @@ def test_record_touches_only_the_benchmark_block(tmp_path):
     manifest = folder / "manifest.json"
     shutil.copy(MANIFEST, manifest)
     before = json.loads(manifest.read_text())
-    first = before["models"][0]["id"]
+    first = before["models"][0]
+    block = {"machine": "test", "batch": 1, "runs": 2, "macs": 7, "ms_per_forward": {"wasm": None}}
     results = tmp_path / "results.json"
-    results.write_text(json.dumps({"models": [{"id": first, "benchmark": {"macs": 7, "runs": 2}},
-                                              {"id": "not-shipped", "benchmark": {"macs": 1}}]}))
+    results.write_text(json.dumps({"models": [{"id": first["id"], "bytes": first["bytes"], "benchmark": block},
+                                              {"id": "not-shipped", "benchmark": block}]}))
     main(["--manifest", str(manifest), "--record", str(results)])
     after = json.loads(manifest.read_text())
-    assert after["models"][0]["benchmark"] == {"macs": 7, "runs": 2}
+    assert after["models"][0]["benchmark"] == block
     del after["models"][0]["benchmark"]
     before["models"][0].pop("benchmark", None)
     assert after == before
@@ -54,6 +55,31 @@ def test_record_touches_only_the_benchmark_block(tmp_path):
     text = manifest.read_text()
     main(["--manifest", str(manifest), "--record", str(results)])
     assert manifest.read_text() == text
+
+
+def test_record_refuses_a_block_outside_the_schema_and_leaves_the_manifest(tmp_path, capsys):
+    manifest = tmp_path / "manifest.json"
+    shutil.copy(MANIFEST, manifest)
+    text = manifest.read_text()
+    first = json.loads(text)["models"][0]
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"models": [{"id": first["id"], "benchmark": {"macs": 7, "runs": 2}}]}))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--manifest", str(manifest), "--record", str(results)])
+    assert exit_info.value.code == 2 and "'machine' is a required property" in capsys.readouterr().err
+    assert manifest.read_text() == text
+
+
+def test_record_leaves_out_a_benchmark_of_another_file(tmp_path, capsys):
+    manifest = tmp_path / "manifest.json"
+    shutil.copy(MANIFEST, manifest)
+    first = json.loads(manifest.read_text())["models"][0]
+    block = {"machine": "test", "batch": 1, "runs": 2, "macs": 7, "ms_per_forward": {}}
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"models": [{"id": first["id"], "bytes": first["bytes"] + 1, "benchmark": block}]}))
+    main(["--manifest", str(manifest), "--record", str(results)])
+    assert "benchmark" not in json.loads(manifest.read_text())["models"][0]
+    assert "timed another" in capsys.readouterr().out
 
 
 def test_missing_or_corrupt_files_fail_clearly(tmp_path, capsys):
