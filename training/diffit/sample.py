@@ -4,34 +4,90 @@
         --seed 3 --steps 18 --class 2 --guidance 2 --batch 4 --png out.png --json out.json
 
 The noise comes from the counter-based generator shared with the app, so the same arguments
-give the same pixels here and in the browser (within float tolerance).
+give the same pixels here and in the browser (within float tolerance). Seed, steps, batch and
+guidance have the app's ranges and the app's guidance rounding (contracts/sampling.json).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .contract import DEFAULTS, LIMITS, out_of_range, round_guidance
 from .diffusion import guided_denoiser, heun_sample, karras_sigmas
-from .images import save_grid, to_uint8
+from .images import grid_image, to_uint8
 from .noise import normal_tensor
 from .runtime import OnnxDenoiser, concat_for
+
+
+class UsageError(Exception):
+    """Bad input: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of argparse's usage block
+        raise UsageError(f"{message} (see --help)")
 
 
 def load_entry(manifest_path: Path, model_id: str) -> dict:
     try:
         manifest = json.loads(manifest_path.read_text())
     except (OSError, json.JSONDecodeError) as error:
-        raise SystemExit(f"error: cannot read manifest {manifest_path}: {error}")
+        raise UsageError(f"cannot read manifest {manifest_path}: {error}") from None
     for entry in manifest.get("models", []):
         if entry.get("id") == model_id:
             return entry
     ids = ", ".join(m.get("id", "?") for m in manifest.get("models", []))
-    raise SystemExit(f"error: model {model_id!r} is not in {manifest_path} (have: {ids})")
+    raise UsageError(f"model {model_id!r} is not in {manifest_path} (have: {ids})")
+
+
+def class_label_of(entry: dict, name: str) -> int:
+    """'none' -> num_classes (unconditional), else a class index or a class name of the manifest entry."""
+    k = entry["num_classes"]
+    if name == "none":
+        return k
+    if name.isdigit() and int(name) < k:
+        return int(name)
+    if name in entry["classes"]:
+        return entry["classes"].index(name)
+    raise UsageError(f"--class {name!r} is not 'none', an index below {k}, or one of {entry['classes']}")
+
+
+def check_output(flag: str, path: Path) -> None:
+    """Refuse an output path that cannot be written, before any sampling: its folder must already exist
+    (nothing is created silently) and take a new file."""
+    folder = path.parent
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a folder; give a file name")
+    if not folder.is_dir():
+        raise UsageError(f"{flag} {path}: the folder {folder} does not exist")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UsageError(f"{flag} {path} is not writable")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise UsageError(f"{flag} {path}: cannot write in {folder} ({error.strerror or error})") from None
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename: never a half-written output."""
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def sample(entry: dict, model_path: Path, seed: int, steps: int, class_label: int, guidance: float, batch: int,
@@ -46,48 +102,74 @@ def sample(entry: dict, model_path: Path, seed: int, steps: int, class_label: in
     return heun_sample(d, noise, sigmas, on_step)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m diffit.sample", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args(argv=None) -> argparse.Namespace:
+    p = _Parser(prog="python -m diffit.sample", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--manifest", default="public/models/manifest.json")
     p.add_argument("--model", required=True, help="model id in the manifest")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     p.add_argument("--steps", type=int, default=None, help="Heun steps (default: the manifest's)")
     p.add_argument("--class", dest="class_name", default="none", help="class index, class name, or 'none'")
-    p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: manifest's)")
-    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--guidance", type=float, default=None,
+                   help=f"classifier-free guidance scale, rounded to {LIMITS['guidance']['decimals']} decimals (default: the manifest's)")
+    p.add_argument("--batch", type=int, default=DEFAULTS["batch"])
     p.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0: all)")
-    p.add_argument("--png", help="write the batch as a grid PNG")
-    p.add_argument("--json", help="write shape, uint8 pixels and float values as JSON")
-    args = p.parse_args(argv)
+    p.add_argument("--png", type=Path, help="write the batch as a grid PNG (into an existing folder)")
+    p.add_argument("--json", type=Path, help="write shape, uint8 pixels and float values as JSON (into an existing folder)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    return p.parse_args(argv)
+
+
+def validate(args: argparse.Namespace, entry: dict) -> dict:
+    """The run's settings, each checked against contracts/sampling.json; raises UsageError."""
+    steps = entry["default_steps"] if args.steps is None else args.steps
+    guidance = entry.get("default_guidance", 1.0) if args.guidance is None else args.guidance
+    guidance = round_guidance(guidance)
+    for name, value in (("seed", args.seed), ("steps", steps), ("batch", args.batch), ("guidance", guidance)):
+        reason = out_of_range(name, value)
+        if reason:
+            raise UsageError(f"--{reason}")
+    if args.threads < 0:
+        raise UsageError(f"--threads {args.threads} is negative")
+    for flag, path in (("--png", args.png), ("--json", args.json)):
+        if path is not None:
+            check_output(flag, path)
+    return {"seed": args.seed, "steps": steps, "class_label": class_label_of(entry, args.class_name),
+            "guidance": guidance, "batch": args.batch}
+
+
+def run(args: argparse.Namespace) -> None:
     manifest_path = Path(args.manifest)
     entry = load_entry(manifest_path, args.model)
-    k = entry["num_classes"]
-    if args.class_name == "none":
-        class_label = k
-    elif args.class_name.isdigit() and int(args.class_name) < k:
-        class_label = int(args.class_name)
-    elif args.class_name in entry["classes"]:
-        class_label = entry["classes"].index(args.class_name)
-    else:
-        raise SystemExit(f"error: --class {args.class_name!r} is not 'none', an index below {k}, or one of {entry['classes']}")
-    if not 0 <= args.seed < 2**32 or args.batch < 1 or (args.steps is not None and args.steps < 1):
-        raise SystemExit("error: seed must be in [0, 2^32), batch and steps at least 1")
-    steps = args.steps or entry["default_steps"]
-    guidance = entry.get("default_guidance", 1.0) if args.guidance is None else args.guidance
+    settings = validate(args, entry)
     model_path = manifest_path.parent / entry["file"]
     if not model_path.is_file():
-        raise SystemExit(f"error: model file {model_path} does not exist")
-    x = sample(entry, model_path, args.seed, steps, class_label, guidance, args.batch, args.threads)
+        raise UsageError(f"model file {model_path} does not exist")
+    steps = settings["steps"]
+
+    def progress(i, x, denoised):
+        print(f"{args.model}: step {i + 1}/{steps}", file=sys.stderr, flush=True)
+
+    x = sample(entry, model_path, settings["seed"], steps, settings["class_label"], settings["guidance"],
+               settings["batch"], args.threads, None if args.quiet else progress)
     if args.png:
-        save_grid(x, Path(args.png), columns=min(args.batch, 8), scale=4)
+        buffer = io.BytesIO()
+        grid_image(x, columns=min(settings["batch"], 8), scale=4).save(buffer, format="PNG")
+        write_atomic(args.png, buffer.getvalue())
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "model": args.model, "seed": args.seed, "steps": steps, "class": class_label, "guidance": guidance,
-            "shape": list(x.shape), "pixels": to_uint8(x).reshape(-1).tolist(),
-            "x": [float(v) for v in x.reshape(-1)]}))
+        write_atomic(args.json, json.dumps({
+            "model": args.model, "seed": settings["seed"], "steps": steps, "class": settings["class_label"],
+            "guidance": settings["guidance"], "shape": list(x.shape), "pixels": to_uint8(x).reshape(-1).tolist(),
+            "x": [float(v) for v in x.reshape(-1)]}).encode())
     if not args.png and not args.json:
         print(f"generated {x.shape}; pass --png or --json to save", file=sys.stderr)
+
+
+def main(argv=None):
+    try:
+        run(parse_args(argv))
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
