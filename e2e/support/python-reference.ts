@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StudioParams } from '../../src/lib/url-params';
 
@@ -24,6 +24,8 @@ export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Runs the Python reference sampler (onnxruntime on CPU) on the shipped manifest. */
 export function pythonSample(args: SampleArgs, outJson: string): PythonSample {
   const python = resolve(REPO_ROOT, '.venv/bin/python');
+  // `diffit.sample` refuses to create folders; a test's output folder may not exist yet.
+  mkdirSync(dirname(outJson), { recursive: true });
   execFileSync(
     python,
     [
