@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .checkpoint import CheckpointError, load_ema_model
@@ -47,7 +47,8 @@ def main(argv=None):
     try:
         model, _ = load_ema_model(Path(args.checkpoint))
     except CheckpointError as error:
-        raise SystemExit(f"error: {error}")
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
     config = model.config
     layers = model.net.attention_layers()
     label = config.num_classes if args.class_label is None else args.class_label
@@ -64,7 +65,7 @@ def main(argv=None):
     def on_step(i, x, denoised):
         # Statistics of the evaluation the step ends on (the Heun correction when there is one).
         stats = {layer["name"]: layer_stats(a[: args.batch], layer["window"], 2 ** layer["level"])
-                 for layer, a in zip(layers, denoise.last)}
+                 for layer, a in zip(layers, denoise.last, strict=True)}
         rows.append({"step": i + 1, "sigma": float(sigmas[i + 1] if sigmas[i + 1] > 0 else sigmas[i]), "layers": stats})
 
     d = guided_denoiser(denoise, label, config.num_classes, args.guidance, lambda parts: torch.cat(parts))

@@ -21,6 +21,7 @@ a second, disjoint subset of --fd-samples images (CIFAR-10), `fd_clf_floor_train
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -34,6 +35,7 @@ from .diffusion import guided_denoiser, heun_sample, karras_sigmas
 from .images import to_uint8
 from .metrics import InceptionFeatures, frechet_distance_features, precision_recall
 from .noise import normal_tensor
+from .outputs import OutputError, check_output, write_atomic
 from .runtime import OnnxDenoiser, TorchDenoiser, concat_for
 
 
@@ -53,7 +55,7 @@ def generate(denoise, num_classes: int, labels: np.ndarray, shape: tuple[int, in
         change = np.flatnonzero(labels[start:end] != labels[start])
         starts.append(start + int(change[0]) if len(change) else end)
     out = []
-    for start, end in tqdm(list(zip(starts[:-1], starts[1:])), disable=not progress, unit="batch", desc="sampling"):
+    for start, end in tqdm(list(itertools.pairwise(starts)), disable=not progress, unit="batch", desc="sampling"):
         chunk = noise[start:end]
         x0 = to_array(chunk) if to_array else chunk
         d = guided_denoiser(denoise, int(labels[start]), num_classes, guidance, concat_for(x0))
@@ -156,16 +158,17 @@ def print_table(rows: list[dict]) -> None:
     cells += [[fmt.format(row[key]) if row.get(key) is not None else "-" for _, key, fmt in columns] for row in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     for i, line in enumerate(cells):
-        print("  ".join(cell.rjust(width) for cell, width in zip(line, widths)))
+        print("  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)))
         if i == 0:
             print("  ".join("-" * width for width in widths))
 
 
-def main(argv=None):
-    import torch
+class EvaluationError(Exception):
+    """Bad input or an unusable file: reported as one line, exit status 2."""
 
-    from .checkpoint import CheckpointError, load_ema_model
-    from .classifier import load_classifier
+
+def parse_args(argv=None) -> argparse.Namespace:
+    import torch
 
     p = argparse.ArgumentParser(prog="python -m diffit.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -192,84 +195,125 @@ def main(argv=None):
     p.add_argument("--json", help="write the results here")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
-
-    def fail(message: str) -> None:
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
     if not args.batch:  # measured on the dev CPU, diffip-fmnist, onnxruntime, 1 thread: 8.5 ms per image at
         on_gpu = args.checkpoint and str(args.device).startswith("cuda")  # ONNX files run on onnxruntime's CPU
         args.batch = 250 if on_gpu else 10  # batch 1-8, 9.5 at 25, 11.4 at 100
     if args.fd_samples and args.fd_samples <= max(args.k, 2):
-        fail(f"--fd-samples {args.fd_samples} is too few for k = {args.k} nearest neighbours (or 0 to skip)")
-    try:
-        classifier, classifier_state = load_classifier(Path(args.classifier), args.device)
-        arch = classifier_state["arch"]
-        num_classes, shape, dataset = arch["num_classes"], (arch["in_channels"], 32, 32), None
-        if args.checkpoint:
-            model, state = load_ema_model(Path(args.checkpoint), args.device)
-            num_classes = model.config.num_classes
-            shape = (model.config.in_channels, model.config.resolution, model.config.resolution)
-            dataset = state.get("dataset")
-            denoise, to_array = TorchDenoiser(model, args.device), (lambda a: torch.from_numpy(a).to(args.device))
-        else:
-            if not Path(args.onnx).is_file():
-                raise CheckpointError(f"model file {args.onnx} does not exist")
-            denoise, to_array = OnnxDenoiser(args.onnx, args.threads), None
-            declared = denoise.session.get_inputs()[0].shape[1:]  # [C, H, W], ints where static
-            if all(isinstance(d, int) for d in declared):
-                shape = tuple(declared)
-    except (CheckpointError, OSError, KeyError) as error:
-        fail(str(error))
-    dataset = args.dataset or dataset or classifier_state.get("dataset", "fashion-mnist")
-    if (num_classes, shape[0]) != (arch["num_classes"], arch["in_channels"]):
-        fail(f"the classifier sees {arch['in_channels']}-channel images of {arch['num_classes']} classes, the model "
-             f"makes {shape[0]}-channel images of {num_classes} classes: use a classifier trained on the same data")
-    if classifier_state.get("dataset", dataset) != dataset:
-        fail(f"the classifier was trained on {classifier_state['dataset']}, not {dataset}")
+        raise EvaluationError(f"--fd-samples {args.fd_samples} is too few for k = {args.k} nearest neighbours (or 0 to skip)")
+    if args.json:
+        check_output("--json", Path(args.json))  # before hours of sampling
+    return args
+
+
+class Subject:
+    """The model under evaluation and its classifier: D for sampling, image shape, classes and data set."""
+
+    def __init__(self, args: argparse.Namespace):
+        import torch
+
+        from .checkpoint import CheckpointError, load_ema_model
+        from .classifier import load_classifier
+
+        try:
+            self.classifier, self.classifier_state = load_classifier(Path(args.classifier), args.device)
+            arch = self.classifier_state["arch"]
+            self.num_classes, self.shape, dataset = arch["num_classes"], (arch["in_channels"], 32, 32), None
+            if args.checkpoint:
+                model, state = load_ema_model(Path(args.checkpoint), args.device)
+                self.num_classes = model.config.num_classes
+                self.shape = (model.config.in_channels, model.config.resolution, model.config.resolution)
+                dataset = state.get("dataset")
+                self.denoise, self.to_array = TorchDenoiser(model, args.device), (lambda a: torch.from_numpy(a).to(args.device))
+            else:
+                if not Path(args.onnx).is_file():
+                    raise CheckpointError(f"model file {args.onnx} does not exist")
+                self.denoise, self.to_array = OnnxDenoiser(args.onnx, args.threads), None
+                declared = self.denoise.session.get_inputs()[0].shape[1:]  # [C, H, W], ints where static
+                if all(isinstance(d, int) for d in declared):
+                    self.shape = tuple(declared)
+        except (CheckpointError, OSError, KeyError) as error:
+            raise EvaluationError(str(error)) from None
+        self.dataset = args.dataset or dataset or self.classifier_state.get("dataset", "fashion-mnist")
+        self.check_classifier(arch)
+
+    def check_classifier(self, arch: dict) -> None:
+        """The classifier must judge images of the model's kind: same channels, classes and data set."""
+        if (self.num_classes, self.shape[0]) != (arch["num_classes"], arch["in_channels"]):
+            raise EvaluationError(
+                f"the classifier sees {arch['in_channels']}-channel images of {arch['num_classes']} classes, the model "
+                f"makes {self.shape[0]}-channel images of {self.num_classes} classes: use a classifier trained on the same data")
+        if self.classifier_state.get("dataset", self.dataset) != self.dataset:
+            raise EvaluationError(f"the classifier was trained on {self.classifier_state['dataset']}, not {self.dataset}")
+
+    def generate(self, labels: np.ndarray, args: argparse.Namespace, guidance: float, seed: int) -> np.ndarray:
+        """Samples for `labels`, quantised to the app's 8-bit pixels."""
+        return quantise(generate(self.denoise, self.num_classes, labels, self.shape, args.steps, guidance, seed, args.batch,
+                                 self.to_array, not args.quiet))
+
+
+def load_references(subject: Subject, args: argparse.Namespace) -> tuple[object, RealFeatures | None]:
+    """Inception (with --inception-weights) and the real-image features (unless --fd-samples 0)."""
     inception = real = None
     try:
         if args.inception_weights:
             inception = InceptionFeatures(args.inception_weights, args.device)
         if args.fd_samples > 0:
-            real = RealFeatures(classifier, inception, dataset, args.data, args.fd_samples, args.seed, args.device)
+            real = RealFeatures(subject.classifier, inception, subject.dataset, args.data, args.fd_samples, args.seed, args.device)
     except (DataError, FileNotFoundError, ValueError) as error:
-        fail(str(error))
-    if real is not None and len(real.classes) != num_classes:
-        fail(f"{dataset} has {len(real.classes)} classes, the model {num_classes}")
+        raise EvaluationError(str(error)) from None
+    if real is not None and len(real.classes) != subject.num_classes:
+        raise EvaluationError(f"{subject.dataset} has {len(real.classes)} classes, the model {subject.num_classes}")
+    return inception, real
 
-    per = args.samples // num_classes
+
+def evaluate_guidance(subject: Subject, inception, real: RealFeatures | None, args: argparse.Namespace, guidance: float,
+                      labels: np.ndarray, fd_labels: np.ndarray | None, floor: dict) -> dict:
+    """One result row: class accuracy of equal-per-class samples, then (with real features) the distribution metrics."""
+    start = time.perf_counter()
+    samples = subject.generate(labels, args, guidance, args.seed)
+    acc = class_accuracy(subject.classifier, samples, labels, args.device)
+    row = {"guidance": guidance, "samples": len(labels), "steps": args.steps, "seed": args.seed,
+           "classifier_accuracy": acc["accuracy"], "mean_class_accuracy": acc["mean_class"],
+           "per_class_accuracy": acc["per_class"], "device": str(args.device),
+           "classifier_test_accuracy": subject.classifier_state.get("test_accuracy"), "threads": args.threads or None,
+           "source": args.checkpoint or args.onnx, "classifier": args.classifier, "dataset": subject.dataset}
+    if real is not None:
+        fd_set = subject.generate(fd_labels, args, guidance, args.seed + 1)
+        row.update({"fd_samples": len(fd_set), "fd_seed": args.seed + 1, "fd_steps": args.steps, "fd_reference": real.reference_description,
+                    "fd_floor_samples": real.n_floor, "fd_floor_reference": real.test_description, "pr_k": args.k,
+                    "inception_weights": args.inception_weights})
+        row.update(distribution_metrics(real, subject.classifier, inception, fd_set, args.k, args.seed, args.device))
+        row.update(floor)
+    row["seconds"] = time.perf_counter() - start
+    return row
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    subject = Subject(args)
+    inception, real = load_references(subject, args)
+    per = args.samples // subject.num_classes
     if per < 1:
-        fail(f"--samples {args.samples} gives no sample per class for {num_classes} classes")
-    labels = np.repeat(np.arange(num_classes), per)
-    fd_labels = proportional_labels(real.train_labels, args.fd_samples, num_classes) if real is not None else None
+        raise EvaluationError(f"--samples {args.samples} gives no sample per class for {subject.num_classes} classes")
+    labels = np.repeat(np.arange(subject.num_classes), per)
+    fd_labels = proportional_labels(real.train_labels, args.fd_samples, subject.num_classes) if real is not None else None
     floor = real.floor() if real is not None else {}
-    results = []
-    for guidance in args.guidance:
-        start = time.perf_counter()
-        samples = quantise(generate(denoise, num_classes, labels, shape, args.steps, guidance, args.seed, args.batch,
-                                    to_array, not args.quiet))
-        acc = class_accuracy(classifier, samples, labels, args.device)
-        row = {"guidance": guidance, "samples": len(labels), "steps": args.steps, "seed": args.seed,
-               "classifier_accuracy": acc["accuracy"], "mean_class_accuracy": acc["mean_class"],
-               "per_class_accuracy": acc["per_class"], "device": str(args.device),
-               "classifier_test_accuracy": classifier_state.get("test_accuracy"), "threads": args.threads or None,
-               "source": args.checkpoint or args.onnx, "classifier": args.classifier, "dataset": dataset}
-        if real is not None:
-            fd_set = quantise(generate(denoise, num_classes, fd_labels, shape, args.steps, guidance, args.seed + 1,
-                                       args.batch, to_array, not args.quiet))
-            row.update({"fd_samples": len(fd_set), "fd_seed": args.seed + 1, "fd_steps": args.steps, "fd_reference": real.reference_description,
-                        "fd_floor_samples": real.n_floor, "fd_floor_reference": real.test_description, "pr_k": args.k,
-                        "inception_weights": args.inception_weights})
-            row.update(distribution_metrics(real, classifier, inception, fd_set, args.k, args.seed, args.device))
-            row.update(floor)
-        row["seconds"] = time.perf_counter() - start
-        results.append(row)
+    return [evaluate_guidance(subject, inception, real, args, guidance, labels, fd_labels, floor) for guidance in args.guidance]
+
+
+def main(argv=None):
+    try:
+        args = parse_args(argv)
+        results = run(args)
+    except (EvaluationError, OutputError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
     print_table(results)
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+        write_atomic(Path(args.json), json.dumps(results, indent=1).encode())
         print(f"results written to {args.json}")
 
 

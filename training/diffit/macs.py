@@ -34,7 +34,7 @@ def count_macs(onnx_path: str | Path, feeds: dict[str, np.ndarray]) -> dict:
         model.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
-    values = dict(zip(names, session.run(names, feeds)))
+    values = dict(zip(names, session.run(names, feeds), strict=True))
 
     def shape(name):
         if name in initializers:

@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +22,7 @@ from .contract import DEFAULTS, LIMITS, out_of_range, round_guidance
 from .diffusion import guided_denoiser, heun_sample, karras_sigmas
 from .images import grid_image, to_uint8
 from .noise import normal_tensor
+from .outputs import OutputError, check_output, write_atomic
 from .runtime import OnnxDenoiser, concat_for
 
 
@@ -58,36 +57,6 @@ def class_label_of(entry: dict, name: str) -> int:
     if name in entry["classes"]:
         return entry["classes"].index(name)
     raise UsageError(f"--class {name!r} is not 'none', an index below {k}, or one of {entry['classes']}")
-
-
-def check_output(flag: str, path: Path) -> None:
-    """Refuse an output path that cannot be written, before any sampling: its folder must already exist
-    (nothing is created silently) and take a new file."""
-    folder = path.parent
-    if path.is_dir():
-        raise UsageError(f"{flag} {path} is a folder; give a file name")
-    if not folder.is_dir():
-        raise UsageError(f"{flag} {path}: the folder {folder} does not exist")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise UsageError(f"{flag} {path} is not writable")
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        raise UsageError(f"{flag} {path}: cannot write in {folder} ({error.strerror or error})") from None
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename: never a half-written output."""
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def sample(entry: dict, model_path: Path, seed: int, steps: int, class_label: int, guidance: float, batch: int,
@@ -167,7 +136,7 @@ def run(args: argparse.Namespace) -> None:
 def main(argv=None):
     try:
         run(parse_args(argv))
-    except UsageError as error:
+    except (UsageError, OutputError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
 

@@ -9,15 +9,15 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import CIFAR_CLASSES_TINY, REPO, write_cifar_batch, write_png
-from diffit.data import (CIFAR10_CLASSES, DATASETS, DEFAULT_EMOJI, DataError, load_cifar10, load_dataset, load_emoji,
-                         random_xflip, read_cifar_batch)
+from diffit.classifier import main as classifier_main
+from diffit.data import CIFAR10_CLASSES, DATASETS, DEFAULT_EMOJI, DataError, load_cifar10, load_dataset, load_emoji, random_xflip, read_cifar_batch
 from diffit.data.cifar10 import cifar10_class_names
 from diffit.data.emoji import emoji_image, emoji_split, read_emoji_index
 from diffit.models import MODEL_PRESETS, build_model
 from diffit.models.config import EMOJI_NUM_CLASSES
-from diffit.classifier import main as classifier_main
 from diffit.train import main as train_main
+
+from conftest import CIFAR_CLASSES_TINY, REPO, write_cifar_batch, write_png
 
 CIFAR_REAL = next((p for p in (REPO.parent / "shared/data/cifar-10-batches-bin",
                                Path("/work/shared/data/cifar-10-batches-bin")) if p.is_dir()), None)

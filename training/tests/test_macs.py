@@ -1,6 +1,5 @@
 import numpy as np
 import onnx
-import torch
 from onnx import TensorProto, helper
 
 from diffit.macs import count_macs

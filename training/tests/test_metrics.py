@@ -9,12 +9,11 @@ from torch import nn
 
 from diffit.checkpoint import save_atomic
 from diffit.classifier import SmallCNN
-from diffit.evaluate import generate, main as evaluate_main, proportional_labels
+from diffit.evaluate import generate, proportional_labels
+from diffit.evaluate import main as evaluate_main
 from diffit.export import export_onnx
-from diffit.metrics import (InceptionFeatures, frechet_distance, frechet_distance_features, gaussian_stats,
-                            precision_recall)
+from diffit.metrics import InceptionFeatures, frechet_distance, frechet_distance_features, gaussian_stats, precision_recall
 from diffit.models import build_model
-
 
 # ---------------------------------------------------------------------------------------------------------------
 # Fréchet distance
@@ -208,3 +207,13 @@ def test_evaluate_cli_reports_every_metric(tmp_path, tiny_cifar, capsys):
     row = json.loads(out.read_text())[0]
     assert row["threads"] == 1
     assert row["samples"] == 10 and "fd_clf" not in row  # shape (3, 32, 32) read from the ONNX input
+
+
+def test_evaluate_refuses_an_unwritable_json_before_loading_anything(tmp_path, capsys):
+    """The --json folder is checked first: no model, classifier or data is read (none of them exist here)."""
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate_main([*map(str, ["--checkpoint", tmp_path / "none.pt", "--classifier", tmp_path / "none.pt",
+                                  "--json", tmp_path / "missing" / "eval.json"])])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1 and "--json" in err and "does not exist" in err
+    assert not (tmp_path / "missing").exists()

@@ -3,8 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from conftest import REPO
 from diffit.noise import fmix32, normal, normal_tensor, random_bits, uniform
+
+from conftest import REPO
 
 
 def test_fixed_reference_values():
