@@ -86,6 +86,15 @@ def _path(parts) -> str:
     return text or "the document"
 
 
+def _closest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """Where no branch of an anyOf fits, the branch of the value's own type says what is wrong (a missing field, a
+    range), not the branch that wants another type."""
+    if not error.context:
+        return error
+    own_type = [e for e in error.context if e.validator != "type" or e.relative_path]
+    return jsonschema.exceptions.best_match(own_type or error.context)
+
+
 def _entry_problems(entry: dict, where: str) -> list[str]:
     """The checks of one schema-valid entry that JSON Schema cannot express."""
     out = []
@@ -103,8 +112,15 @@ def _entry_problems(entry: dict, where: str) -> list[str]:
 
 def problems(manifest) -> list[str]:
     """Every way `manifest` breaks contracts/manifest.schema.json or the checks beside it, as 'path: message'."""
-    out = [f"{_path(e.absolute_path)}: {e.message}" for e in
-           sorted(_validator().iter_errors(manifest), key=lambda e: list(map(str, e.absolute_path)))]
+    try:  # judge what the file will hold: tuples become lists, and JSON has no NaN or infinity
+        manifest = json.loads(json.dumps(manifest, allow_nan=False))
+    except ValueError as error:
+        return [f"the document: {error} (a figure is NaN or infinite)"]
+    except TypeError as error:
+        return [f"the document: {error}"]
+    errors = sorted(_validator().iter_errors(manifest), key=lambda e: list(map(str, e.absolute_path)))
+    errors = [_closest(e) for e in errors]
+    out = [f"{_path(e.absolute_path)}: {e.message}" for e in errors]
     models = manifest.get("models") if isinstance(manifest, dict) else None
     if isinstance(models, list):
         seen = {}

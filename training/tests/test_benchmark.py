@@ -22,7 +22,7 @@ def test_json_structure_on_shipped_models(tmp_path):
     assert result["batch"] == 1 and result["runs"] == 2 and result["threads"] == 1
     assert result["machine"]["cpu"] and result["machine"]["cores"] >= 1
     assert [row["id"] for row in result["models"]] == [m["id"] for m in shipped]
-    for row, entry in zip(result["models"], shipped):
+    for row, entry in zip(result["models"], shipped, strict=True):
         assert row["parameters"] == entry["parameters"]
         assert row["bytes"] == entry["bytes"] == (MANIFEST.parent / entry["file"]).stat().st_size
         assert isinstance(row["macs"], int) and row["macs"] == sum(row["macs_by_op"].values()) > 0
