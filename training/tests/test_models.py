@@ -1,14 +1,22 @@
-"""Every registered variant gets shape, gradient and export tests (parametrised over the registry)."""
+"""Every registered variant gets shape, gradient and export tests (parametrised over the registry), and
+every shipped model (public/models/manifest.json) is checked against its checkpoint and today's code."""
+
+import json
 
 import numpy as np
 import pytest
 import torch
 
-from diffit.models import MODEL_PRESETS, build_model
+from diffit.diffusion import EDM
+from diffit.models import MODEL_PRESETS, DiffiTConfig, build_model
 from diffit.models.token_mixers import TMSA, relative_position_index, window_merge, window_partition
 
+from conftest import REPO
+
 TINY = [name for name in MODEL_PRESETS if name.endswith("-tiny")]
-SHIPPED = [name for name in MODEL_PRESETS if name.endswith("-fmnist")]
+SHIPPED_ENTRIES = json.loads((REPO / "public" / "models" / "manifest.json").read_text())["models"]
+SHIPPED = [entry["id"] for entry in SHIPPED_ENTRIES]  # each id is also a preset name
+WEIGHTS = REPO / "training" / "weights"
 
 
 def inputs(config, batch=2, seed=0):
@@ -17,7 +25,7 @@ def inputs(config, batch=2, seed=0):
     return x, torch.tensor([0.5, 3.0][:batch]), torch.tensor([1, config.num_classes][:batch])
 
 
-@pytest.mark.parametrize("name", TINY + SHIPPED)
+@pytest.mark.parametrize("name", TINY)
 def test_shapes(name):
     model = build_model(name).eval()
     x, sigma, label = inputs(model.config)
@@ -26,7 +34,7 @@ def test_shapes(name):
     assert denoised.shape == x.shape and torch.isfinite(denoised).all()
     layers = model.net.attention_layers()
     assert len(attentions) == len(layers)
-    for a, layer in zip(attentions, layers):
+    for a, layer in zip(attentions, layers, strict=True):
         assert a.shape == (2, layer["heads"], layer["windows"], layer["tokens"], layer["tokens"])
         torch.testing.assert_close(a.sum(-1), torch.ones_like(a.sum(-1)))  # every row is a distribution
 
@@ -63,22 +71,21 @@ def test_tmsa_attention_depends_on_time():
         # Feed the same network input at both noise levels, so only the time token x_t differs.
         _, low = model.net(x, torch.tensor([np.log(0.1) / 4]), label, return_attention=True)
         _, high = model.net(x, torch.tensor([np.log(10.0) / 4]), label, return_attention=True)
-    for a, b in zip(low, high):
+    for a, b in zip(low, high, strict=True):
         assert not torch.allclose(a, b, atol=1e-6)
 
 
 def test_trained_tmsa_attention_changes_along_the_trajectory():
     """In the shipped model, the attention rows move by a clear total-variation distance between sigmas."""
-    from conftest import REPO
     from diffit.checkpoint import load_ema_model
 
-    model, _ = load_ema_model(REPO / "training" / "weights" / "diffit-fmnist-ema.pt")
+    model, _ = load_ema_model(WEIGHTS / "diffit-fmnist-ema.pt")
     x, _, _ = inputs(model.config, batch=1)
     label = torch.tensor([model.config.num_classes])
     with torch.no_grad():
         _, low = model.net(x, torch.tensor([np.log(0.05) / 4]), label, return_attention=True)
         _, high = model.net(x, torch.tensor([np.log(20.0) / 4]), label, return_attention=True)
-    total_variation = [0.5 * (a - b).abs().sum(-1).mean().item() for a, b in zip(low, high)]
+    total_variation = [0.5 * (a - b).abs().sum(-1).mean().item() for a, b in zip(low, high, strict=True)]
     assert max(total_variation) > 0.05, total_variation
 
 
@@ -139,3 +146,32 @@ def test_export_parity(name, tmp_path):
     assert outputs[0] == "denoised" and len(outputs) == 1 + len(model.net.attention_layers())
     worst = check_parity(model, tmp_path / "m.onnx")
     assert worst["denoised"] <= 1e-4 and worst["attention"] <= 1e-4
+
+
+def test_every_shipped_model_is_tested():
+    assert len(SHIPPED) == 9 and set(SHIPPED) <= set(MODEL_PRESETS)
+
+
+@pytest.mark.parametrize("entry", SHIPPED_ENTRIES, ids=SHIPPED)
+def test_shipped_model_matches_its_checkpoint_and_preset(entry):
+    """The ONNX file the app downloads, the EMA checkpoint it came from and today's model code give the same
+    denoised images and attention on one small batch (two noise levels, a class and the null class)."""
+    import onnxruntime as ort
+
+    from diffit.checkpoint import load_ema_model
+
+    model, _ = load_ema_model(WEIGHTS / f"{entry['id']}-ema.pt")
+    assert model.config == MODEL_PRESETS[entry["id"]] == DiffiTConfig.from_dict(entry["config"])
+    assert entry["edm"] == {key: getattr(EDM, key) for key in ("sigma_min", "sigma_max", "rho", "sigma_data")}
+    x, sigma, label = inputs(model.config)
+    with torch.no_grad():
+        denoised, attentions = model(x, sigma, label, return_attention=True)
+    session = ort.InferenceSession(str(REPO / "public" / "models" / entry["file"]), providers=["CPUExecutionProvider"])
+    names = ["denoised"] + [layer["output"] for layer in entry["attention"]]
+    outputs = session.run(names, {"x": x.numpy(), "sigma": sigma.numpy(), "class_label": label.numpy()})
+    np.testing.assert_allclose(outputs[0], denoised.numpy(), atol=1e-4)
+    assert denoised.shape == x.shape and len(outputs) - 1 == len(attentions) == len(model.net.attention_layers())
+    for onnx_attention, torch_attention, layer in zip(outputs[1:], attentions, entry["attention"], strict=True):
+        assert onnx_attention.shape == (2, layer["heads"], layer["windows"], layer["tokens"], layer["tokens"])
+        np.testing.assert_allclose(onnx_attention.sum(-1), 1.0, atol=1e-5)  # every row is a distribution
+        np.testing.assert_allclose(onnx_attention, torch_attention.numpy(), atol=1e-4)
