@@ -38,11 +38,6 @@ class DiffiTConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @property
-    def sigma_data(self) -> float:
-        """The data standard deviation of the EDM preconditioning: EDM.sigma_data, the same for every model."""
-        return EDM.sigma_data
-
     @classmethod
     def from_dict(cls, values: dict) -> DiffiTConfig:
         values = dict(values)
