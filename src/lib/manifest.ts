@@ -1,13 +1,13 @@
 /**
  * Reading `public/models/manifest.json`. Its fields are owned by contracts/manifest.schema.json,
- * which this module validates against (the types in `@/types/manifest` are generated from the same
- * file, and `python -m diffit.export` validates against it before every write). One bad model entry
- * is skipped with a readable problem; only a bad document, or no usable model, fails the load.
+ * which this module validates against (`MANIFEST_SCHEMA` and the types in `@/types/manifest` are
+ * generated from that file, and `python -m diffit.export` validates against it before every write).
+ * One bad model entry is left out with a readable problem; only a bad document, or no usable
+ * model, fails the load.
  */
 import sampling from '../../contracts/sampling.json';
-import schema from '../../contracts/manifest.schema.json';
 import type { ModelSpec } from '@/inference/protocol';
-import type { Manifest, ModelEntry } from '@/types/manifest';
+import { MANIFEST_SCHEMA, type JsonSchema, type Manifest, type ModelEntry } from '@/types/manifest';
 import { isHtmlResponse, notFoundMessage } from './http';
 
 /** Where the app reads its manifest from. */
@@ -31,8 +31,6 @@ export interface ManifestLoad {
 // ---------------------------------------------------------------------------------------------
 // JSON Schema (draft 2020-12), the subset contracts/manifest.schema.json uses.
 
-type Schema = { readonly [keyword: string]: unknown };
-
 /** The keywords `check` understands; a schema using any other is refused, never half-checked. */
 export const SCHEMA_KEYWORDS = new Set([
   '$schema', 'title', 'description', '$comment', '$defs', '$ref', 'type', 'const', 'enum', 'anyOf',
@@ -55,26 +53,26 @@ const TYPES: Record<string, (v: unknown) => boolean> = {
   null: (v) => v === null,
 };
 
-function typeMatches(s: Schema, value: unknown): boolean {
+function typeMatches(s: JsonSchema, value: unknown): boolean {
   if (typeof s.$ref === 'string') return typeMatches(resolve(s.$ref), value);
   return s.type === undefined || ([] as string[]).concat(s.type as string | string[]).some((t) => TYPES[t](value));
 }
 
-function resolve(ref: string): Schema {
+function resolve(ref: string): JsonSchema {
   const name = ref.replace(/^#\/\$defs\//, '');
-  const found = (schema.$defs as Record<string, Schema>)[name];
+  const found = (MANIFEST_SCHEMA.$defs as Record<string, JsonSchema>)[name];
   if (!found) throw new Error(`manifest schema: unresolved $ref ${ref}`);
   return found;
 }
 
 /** Appends to `out` every way `value` (at `path`) breaks schema `s`, as "path must ...". */
-export function check(s: Schema, value: unknown, path: string, out: string[]): void {
+export function check(s: JsonSchema, value: unknown, path: string, out: string[]): void {
   for (const keyword of Object.keys(s)) if (!SCHEMA_KEYWORDS.has(keyword)) throw new Error(`manifest schema: unsupported keyword ${keyword}`);
   if (typeof s.$ref === 'string') check(resolve(s.$ref), value, path, out);
   if ('const' in s && value !== s.const) out.push(`${named(path)} must be ${show(s.const)} (got ${show(value)})`);
   if (Array.isArray(s.enum) && !s.enum.includes(value)) out.push(`${named(path)} must be one of ${s.enum.map(show).join(', ')} (got ${show(value)})`);
   if (Array.isArray(s.anyOf)) {
-    const branches = (s.anyOf as Schema[]).map((b) => {
+    const branches = (s.anyOf as JsonSchema[]).map((b) => {
       const e: string[] = [];
       check(b, value, path, e);
       return { e, typed: typeMatches(b, value) };
@@ -100,10 +98,10 @@ export function check(s: Schema, value: unknown, path: string, out: string[]): v
   }
   if (Array.isArray(value)) {
     if (typeof s.minItems === 'number' && value.length < s.minItems) out.push(`${named(path)} must have at least ${s.minItems} item(s)`);
-    if (isObject(s.items)) value.forEach((item, i) => check(s.items as Schema, item, `${path}[${i}]`, out));
+    if (isObject(s.items)) value.forEach((item, i) => check(s.items as JsonSchema, item, `${path}[${i}]`, out));
   }
   if (isObject(value)) {
-    const properties = (s.properties ?? {}) as Record<string, Schema>;
+    const properties = (s.properties ?? {}) as Record<string, JsonSchema>;
     for (const key of (s.required ?? []) as string[]) if (!(key in value)) out.push(`${at(path, key)} is missing`);
     for (const [key, v] of Object.entries(value)) {
       if (isObject(s.propertyNames)) check(s.propertyNames, key, `${named(path)} key ${show(key)}`, out);
@@ -139,7 +137,7 @@ function entryProblems(m: ModelEntry, where: string): string[] {
  */
 export function parseManifest(raw: unknown): ManifestLoad {
   const errors: string[] = [];
-  check(schema, raw, '', errors);
+  check(MANIFEST_SCHEMA, raw, '', errors);
   const perEntry = new Map<number, string[]>();
   const document: string[] = [];
   for (const e of errors) {

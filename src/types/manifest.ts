@@ -230,3 +230,767 @@ export interface Manifest {
   /** Ordered by data set (fashion-mnist, cifar10, emoji), then variant (models/config.py VARIANTS); the app opens the first. */
   models: ModelEntry[];
 }
+
+export type JsonSchema = { readonly [keyword: string]: unknown };
+
+/** contracts/manifest.schema.json less its prose (description, title, $comment): what src/lib/manifest.ts validates against. */
+export const MANIFEST_SCHEMA: JsonSchema = {
+  "type": "object",
+  "required": [
+    "version",
+    "models"
+  ],
+  "additionalProperties": false,
+  "properties": {
+    "version": {
+      "const": 1
+    },
+    "models": {
+      "type": "array",
+      "minItems": 1,
+      "items": {
+        "$ref": "#/$defs/ModelEntry"
+      }
+    }
+  },
+  "$defs": {
+    "ModelId": {
+      "type": "string",
+      "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$"
+    },
+    "GuidanceKey": {
+      "type": "string",
+      "pattern": "^[0-9]+(\\.[0-9]+)?$"
+    },
+    "Fraction": {
+      "type": "number",
+      "minimum": 0,
+      "maximum": 1
+    },
+    "PerGuidance": {
+      "type": "object",
+      "propertyNames": {
+        "$ref": "#/$defs/GuidanceKey"
+      },
+      "additionalProperties": {
+        "type": [
+          "number",
+          "null"
+        ]
+      }
+    },
+    "EdmConstants": {
+      "type": "object",
+      "required": [
+        "sigma_min",
+        "sigma_max",
+        "rho",
+        "sigma_data"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "sigma_min": {
+          "type": "number",
+          "exclusiveMinimum": 0
+        },
+        "sigma_max": {
+          "type": "number",
+          "exclusiveMinimum": 0
+        },
+        "rho": {
+          "type": "number",
+          "exclusiveMinimum": 0
+        },
+        "sigma_data": {
+          "type": "number",
+          "exclusiveMinimum": 0
+        }
+      }
+    },
+    "AttentionOutput": {
+      "type": "object",
+      "required": [
+        "output",
+        "layer",
+        "resolution",
+        "window",
+        "heads",
+        "windows",
+        "tokens",
+        "layout"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "output": {
+          "type": "string",
+          "pattern": "^attn_[A-Za-z0-9_]+$"
+        },
+        "layer": {
+          "type": "string",
+          "minLength": 1
+        },
+        "level": {
+          "type": "integer",
+          "minimum": 0
+        },
+        "resolution": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "window": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "heads": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "windows": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "tokens": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "layout": {
+          "type": "string"
+        }
+      }
+    },
+    "DiffitConfig": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "resolution": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "in_channels": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "num_classes": {
+          "type": "integer",
+          "minimum": 0
+        },
+        "channels": {
+          "type": "array",
+          "minItems": 1,
+          "items": {
+            "type": "integer",
+            "minimum": 1
+          }
+        },
+        "blocks_per_level": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "windows": {
+          "type": "array",
+          "minItems": 1,
+          "items": {
+            "type": "integer",
+            "minimum": 1
+          }
+        },
+        "head_dim": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "mlp_ratio": {
+          "type": "number",
+          "exclusiveMinimum": 0
+        },
+        "time_dim": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "groups": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "token_mixer": {
+          "enum": [
+            "tmsa",
+            "pool"
+          ]
+        },
+        "conv": {
+          "enum": [
+            "dense",
+            "dws"
+          ]
+        },
+        "label_dropout": {
+          "$ref": "#/$defs/Fraction"
+        },
+        "sigma_data": {
+          "type": "number",
+          "exclusiveMinimum": 0
+        }
+      }
+    },
+    "TrainingProvenance": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "dataset_split": {
+          "type": "string"
+        },
+        "images_seen": {
+          "type": [
+            "integer",
+            "null"
+          ],
+          "minimum": 0
+        },
+        "hardware": {
+          "type": [
+            "string",
+            "null"
+          ]
+        },
+        "wall_time_s": {
+          "type": [
+            "number",
+            "null"
+          ],
+          "minimum": 0
+        },
+        "wall_time_note": {
+          "type": "string"
+        },
+        "seed": {
+          "type": [
+            "integer",
+            "null"
+          ]
+        },
+        "torch": {
+          "type": [
+            "string",
+            "null"
+          ]
+        },
+        "batch": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "learning_rate": {
+          "type": "number",
+          "exclusiveMinimum": 0
+        },
+        "precision": {
+          "type": "string"
+        },
+        "recipe": {
+          "type": "string"
+        }
+      }
+    },
+    "Parity": {
+      "type": "object",
+      "required": [
+        "denoised",
+        "attention",
+        "sigmas",
+        "tolerance"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "denoised": {
+          "type": "number",
+          "minimum": 0
+        },
+        "attention": {
+          "type": "number",
+          "minimum": 0
+        },
+        "sigmas": {
+          "type": "array",
+          "items": {
+            "type": "number",
+            "exclusiveMinimum": 0
+          }
+        },
+        "tolerance": {
+          "type": "number",
+          "exclusiveMinimum": 0
+        }
+      }
+    },
+    "AccuracyPerGuidance": {
+      "type": "object",
+      "propertyNames": {
+        "$ref": "#/$defs/GuidanceKey"
+      },
+      "additionalProperties": {
+        "$ref": "#/$defs/Fraction"
+      }
+    },
+    "OnnxCheck": {
+      "type": "object",
+      "required": [
+        "guidance",
+        "classifier_accuracy",
+        "samples"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "guidance": {
+          "type": "number",
+          "minimum": 0
+        },
+        "classifier_accuracy": {
+          "$ref": "#/$defs/Fraction"
+        },
+        "samples": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "steps": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "seed": {
+          "type": "integer",
+          "minimum": 0
+        },
+        "seconds": {
+          "type": "number",
+          "minimum": 0
+        },
+        "measured_on": {
+          "type": [
+            "string",
+            "null"
+          ]
+        },
+        "source": {
+          "type": "string"
+        }
+      }
+    },
+    "ModelEvaluation": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "classifier_accuracy": {
+          "anyOf": [
+            {
+              "$ref": "#/$defs/Fraction"
+            },
+            {
+              "$ref": "#/$defs/AccuracyPerGuidance"
+            }
+          ]
+        },
+        "samples": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "steps": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "seed": {
+          "type": "integer",
+          "minimum": 0
+        },
+        "measured_on": {
+          "type": [
+            "string",
+            "null"
+          ]
+        },
+        "classifier": {
+          "type": "string"
+        },
+        "classifier_test_accuracy": {
+          "anyOf": [
+            {
+              "$ref": "#/$defs/Fraction"
+            },
+            {
+              "type": "null"
+            }
+          ]
+        },
+        "onnx_check": {
+          "$ref": "#/$defs/OnnxCheck"
+        },
+        "per_class_accuracy": {
+          "type": "object",
+          "propertyNames": {
+            "$ref": "#/$defs/GuidanceKey"
+          },
+          "additionalProperties": {
+            "type": "array",
+            "items": {
+              "$ref": "#/$defs/Fraction"
+            }
+          }
+        },
+        "mean_class_accuracy": {
+          "$ref": "#/$defs/AccuracyPerGuidance"
+        },
+        "fd_clf": {
+          "$ref": "#/$defs/PerGuidance"
+        },
+        "fd_clf_at_floor_samples": {
+          "$ref": "#/$defs/PerGuidance"
+        },
+        "precision": {
+          "$ref": "#/$defs/PerGuidance"
+        },
+        "recall": {
+          "$ref": "#/$defs/PerGuidance"
+        },
+        "fid_inception": {
+          "$ref": "#/$defs/PerGuidance"
+        },
+        "fid_inception_at_floor_samples": {
+          "$ref": "#/$defs/PerGuidance"
+        },
+        "fd_clf_floor": {
+          "type": [
+            "number",
+            "null"
+          ],
+          "minimum": 0
+        },
+        "fd_clf_floor_train": {
+          "type": [
+            "number",
+            "null"
+          ],
+          "minimum": 0
+        },
+        "fd_clf_floor_train_samples": {
+          "type": [
+            "integer",
+            "null"
+          ],
+          "minimum": 1
+        },
+        "fid_inception_floor": {
+          "type": [
+            "number",
+            "null"
+          ],
+          "minimum": 0
+        },
+        "fd_samples": {
+          "type": [
+            "integer",
+            "null"
+          ],
+          "minimum": 1
+        },
+        "fd_floor_samples": {
+          "type": [
+            "integer",
+            "null"
+          ],
+          "minimum": 1
+        },
+        "fd_reference": {
+          "type": [
+            "string",
+            "null"
+          ]
+        },
+        "fd_floor_reference": {
+          "type": [
+            "string",
+            "null"
+          ]
+        },
+        "pr_k": {
+          "type": [
+            "integer",
+            "null"
+          ],
+          "minimum": 1
+        },
+        "fd_steps": {
+          "type": [
+            "integer",
+            "null"
+          ],
+          "minimum": 1
+        }
+      }
+    },
+    "TimingSummary": {
+      "type": "object",
+      "required": [
+        "median_ms",
+        "q25_ms",
+        "q75_ms"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "median_ms": {
+          "type": "number",
+          "minimum": 0
+        },
+        "q25_ms": {
+          "type": "number",
+          "minimum": 0
+        },
+        "q75_ms": {
+          "type": "number",
+          "minimum": 0
+        }
+      }
+    },
+    "Timing": {
+      "anyOf": [
+        {
+          "$ref": "#/$defs/TimingSummary"
+        },
+        {
+          "type": "null"
+        }
+      ]
+    },
+    "Ratio": {
+      "type": [
+        "number",
+        "null"
+      ],
+      "minimum": 0
+    },
+    "ModelBenchmark": {
+      "type": "object",
+      "required": [
+        "machine",
+        "batch",
+        "runs",
+        "macs",
+        "ms_per_forward"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "machine": {
+          "type": "string"
+        },
+        "measured_at": {
+          "type": "string"
+        },
+        "batch": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "runs": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "warmup": {
+          "type": "integer",
+          "minimum": 0
+        },
+        "threads": {
+          "type": "object",
+          "additionalProperties": false,
+          "properties": {
+            "pytorch_cpu": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "onnxruntime_cpu": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "wasm": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "wasm_app_threads": {
+              "type": "integer",
+              "minimum": 1
+            }
+          }
+        },
+        "macs": {
+          "type": "integer",
+          "minimum": 0
+        },
+        "ms_per_forward": {
+          "type": "object",
+          "additionalProperties": false,
+          "properties": {
+            "pytorch_cpu": {
+              "$ref": "#/$defs/Timing"
+            },
+            "onnxruntime_cpu": {
+              "$ref": "#/$defs/Timing"
+            },
+            "wasm": {
+              "$ref": "#/$defs/Timing"
+            },
+            "wasm_app_threads": {
+              "$ref": "#/$defs/Timing"
+            }
+          }
+        },
+        "vs_full": {
+          "type": "object",
+          "additionalProperties": false,
+          "properties": {
+            "parameters": {
+              "$ref": "#/$defs/Ratio"
+            },
+            "macs": {
+              "$ref": "#/$defs/Ratio"
+            },
+            "bytes": {
+              "$ref": "#/$defs/Ratio"
+            },
+            "pytorch_cpu": {
+              "$ref": "#/$defs/Ratio"
+            },
+            "onnxruntime_cpu": {
+              "$ref": "#/$defs/Ratio"
+            },
+            "wasm": {
+              "$ref": "#/$defs/Ratio"
+            },
+            "wasm_app_threads": {
+              "$ref": "#/$defs/Ratio"
+            }
+          }
+        },
+        "wasm_vs_onnxruntime_cpu": {
+          "$ref": "#/$defs/Ratio"
+        }
+      }
+    },
+    "ModelEntry": {
+      "type": "object",
+      "required": [
+        "id",
+        "label",
+        "dataset",
+        "classes",
+        "num_classes",
+        "variant",
+        "resolution",
+        "channels",
+        "file",
+        "bytes",
+        "sha256",
+        "parameters",
+        "edm",
+        "default_steps",
+        "default_guidance"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "id": {
+          "$ref": "#/$defs/ModelId"
+        },
+        "label": {
+          "type": "string",
+          "minLength": 1
+        },
+        "dataset": {
+          "type": "string",
+          "minLength": 1
+        },
+        "classes": {
+          "type": "array",
+          "items": {
+            "type": "string",
+            "minLength": 1
+          }
+        },
+        "num_classes": {
+          "type": "integer",
+          "minimum": 0
+        },
+        "variant": {
+          "enum": [
+            "diffit",
+            "dws",
+            "diffip"
+          ]
+        },
+        "resolution": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "channels": {
+          "enum": [
+            1,
+            3
+          ]
+        },
+        "file": {
+          "type": "string",
+          "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*\\.onnx$"
+        },
+        "bytes": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "sha256": {
+          "type": "string",
+          "pattern": "^[0-9a-f]{64}$"
+        },
+        "parameters": {
+          "type": "integer",
+          "minimum": 0
+        },
+        "config": {
+          "$ref": "#/$defs/DiffitConfig"
+        },
+        "edm": {
+          "$ref": "#/$defs/EdmConstants"
+        },
+        "default_steps": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "default_guidance": {
+          "type": "number",
+          "minimum": 0
+        },
+        "opset": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "attention": {
+          "type": "array",
+          "items": {
+            "$ref": "#/$defs/AttentionOutput"
+          }
+        },
+        "token_mixer": {
+          "enum": [
+            "attention",
+            "pooling"
+          ]
+        },
+        "training": {
+          "$ref": "#/$defs/TrainingProvenance"
+        },
+        "parity": {
+          "$ref": "#/$defs/Parity"
+        },
+        "evaluation": {
+          "$ref": "#/$defs/ModelEvaluation"
+        },
+        "preview": {
+          "type": "string",
+          "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*\\.png$"
+        },
+        "benchmark": {
+          "$ref": "#/$defs/ModelBenchmark"
+        }
+      }
+    }
+  }
+};

@@ -4,8 +4,9 @@
     .venv/bin/python training/scripts/gen_manifest_types.py --check   # exit 1 if the committed file is stale
 
 Each `$defs` entry becomes an exported type of the same name (an interface where it has properties), the schema
-itself `Manifest`. It covers the keywords the schema uses: type, properties, required, additionalProperties,
-items, enum, const, anyOf and $ref; the others (ranges, patterns) are checked at run time, not typed.
+itself `Manifest`; `MANIFEST_SCHEMA` is the schema less its prose, for the app's validator. The types cover the
+keywords the schema uses: type, properties, required, additionalProperties, items, enum, const, anyOf and $ref; the
+others (ranges, patterns) are checked at run time, not typed.
 """
 
 from __future__ import annotations
@@ -77,6 +78,26 @@ def object_type(schema: dict, indent: str) -> str:
     raise ValueError(f"an object needs properties or an additionalProperties schema: {schema}")
 
 
+ANNOTATIONS = ("$schema", "title", "description", "$comment")
+
+
+def without_annotations(schema: dict) -> dict:
+    """The schema as the validator needs it: the same keywords, less the prose (which the app would only ship)."""
+    out = {}
+    for keyword, value in schema.items():
+        if keyword in ANNOTATIONS:
+            continue
+        if keyword in ("properties", "$defs"):  # names -> schemas
+            out[keyword] = {name: without_annotations(sub) for name, sub in value.items()}
+        elif keyword == "anyOf":
+            out[keyword] = [without_annotations(sub) for sub in value]
+        elif keyword in ("items", "additionalProperties", "propertyNames") and isinstance(value, dict):
+            out[keyword] = without_annotations(value)
+        else:
+            out[keyword] = value
+    return out
+
+
 def render(schema: dict) -> str:
     out = ["// Generated from contracts/manifest.schema.json by training/scripts/gen_manifest_types.py: do not edit.\n"
            "// Regenerate with `.venv/bin/python training/scripts/gen_manifest_types.py`.\n"]
@@ -85,6 +106,11 @@ def render(schema: dict) -> str:
         body = ts_type(definition)
         keyword = f"interface {name} " if "properties" in definition else f"type {name} = "
         out.append(f"{doc(definition, '')}export {keyword}{body}{'' if 'properties' in definition else ';'}\n")
+    out.append("export type JsonSchema = { readonly [keyword: string]: unknown };\n")
+    compact = json.dumps(without_annotations(schema), ensure_ascii=False, indent=2)
+    out.append("/** contracts/manifest.schema.json less its prose (description, title, $comment): what src/lib/manifest.ts "
+               "validates against. */\n"
+               f"export const MANIFEST_SCHEMA: JsonSchema = {compact};\n")
     return "\n".join(out)
 
 
