@@ -6,7 +6,7 @@ the Karras schedule (diffusion.sampler) and the exported manifest's `edm` block 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
@@ -21,9 +21,6 @@ class EDMConstants:
     sigma_data: float = 0.5  # data standard deviation
     p_mean: float = -1.2  # training: ln(sigma) ~ N(p_mean, p_std^2)
     p_std: float = 1.2
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 EDM = EDMConstants()
