@@ -1,0 +1,127 @@
+"""`python -m diffit.export`: options refused before any work (exit 2, one line), `--rebuild` from the side files, and
+a re-export that keeps every measured block."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from diffit.export import main
+from diffit.models import build_model
+
+from conftest import REPO
+
+SHIPPED = REPO / "public" / "models" / "manifest.json"
+LIMITS = json.loads((REPO / "contracts" / "sampling.json").read_text())["limits"]
+
+
+def export(*args) -> int:
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(a) for a in args])
+    return exit_info.value.code
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    """An untrained tiny DiffiT snapshot in the format diffit.train writes."""
+    torch.manual_seed(0)
+    model = build_model("diffit-tiny")
+    path = tmp_path / "tiny-ema.pt"
+    torch.save({"config": model.config.to_dict(), "ema": model.state_dict(), "images_seen": 16, "seed": 0,
+                "wall_time_s": 1.5, "hardware": "test CPU"}, path)
+    return path
+
+
+@pytest.mark.parametrize("options, mention", [
+    (["--default-guidance", "nan", "--default-steps", "0"], "--default-steps 0"),
+    (["--default-guidance", "nan"], "--default-guidance nan"),
+    (["--default-guidance", "inf"], "--default-guidance inf"),
+    (["--default-guidance", str(LIMITS["guidance"]["max"] + 1)], f"[{LIMITS['guidance']['min']}, {LIMITS['guidance']['max']}]"),
+    (["--default-steps", str(LIMITS["steps"]["max"] + 1)], f"[{LIMITS['steps']['min']}, {LIMITS['steps']['max']}]"),
+    (["--preview-steps", "0"], "--preview-steps 0"),
+])
+def test_out_of_range_defaults_exit_2_before_any_work(tmp_path, capsys, options, mention):
+    models = tmp_path / "models"
+    code = export("--checkpoint", tmp_path / "missing.pt", "--id", "t", "--label", "T", "--out-dir", models, *options)
+    err = capsys.readouterr().err
+    assert code == 2 and mention in err and "contracts/sampling.json" in err and len(err.strip().splitlines()) == 1
+    assert not models.exists()  # refused before the checkpoint was even looked for
+
+
+@pytest.mark.parametrize("bad", ["../../evil", "Evil", "a/b", "a_b", "-a", "a--b", ""])
+def test_ids_with_path_characters_exit_2(tmp_path, capsys, bad):
+    models = tmp_path / "models"
+    code = export("--checkpoint", tmp_path / "missing.pt", f"--id={bad}", "--label", "T", "--out-dir", models)
+    err = capsys.readouterr().err
+    assert code == 2 and "lowercase letters and digits" in err and len(err.strip().splitlines()) == 1
+    assert not models.exists() and not (tmp_path.parent / "evil.onnx").exists()
+
+
+def test_an_unwritable_out_dir_exits_2_with_one_line(tmp_path, capsys, checkpoint):
+    afile = tmp_path / "a-file"
+    afile.write_text("x")
+    for out_dir, message in ((afile, "is a file, not a folder"), (afile / "models", "cannot write to --out-dir")):
+        code = export("--checkpoint", checkpoint, "--id", "t", "--label", "T", "--out-dir", out_dir, "--no-preview")
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+        assert "Traceback" not in err
+    assert afile.read_text() == "x"
+
+
+def test_rebuild_reproduces_the_shipped_manifest_from_the_side_files(tmp_path, capsys):
+    shutil.copy(SHIPPED, tmp_path / "manifest.json")
+    main(["--rebuild", "--out-dir", str(tmp_path)])
+    assert (tmp_path / "manifest.json").read_text() == SHIPPED.read_text()
+    main(["--rebuild", "--id", "dws-fmnist", "--out-dir", str(tmp_path)])
+    assert (tmp_path / "manifest.json").read_text() == SHIPPED.read_text()
+    assert export("--rebuild", "--id", "nope", "--out-dir", tmp_path) == 2
+    assert "no model 'nope'" in capsys.readouterr().err
+
+
+def test_a_re_export_keeps_every_measured_block(tmp_path, checkpoint, capsys):
+    models, provenance = tmp_path / "models", tmp_path / "provenance"
+    provenance.mkdir()
+    results = tmp_path / "results.json"
+    common = ["--checkpoint", checkpoint, "--id", "tiny", "--label", "Tiny", "--out-dir", models, "--no-preview",
+              "--provenance-dir", provenance, "--bench-results", results]
+    main([str(a) for a in common])
+    entry = json.loads((models / "manifest.json").read_text())["models"][0]
+    assert "evaluation" not in entry and "benchmark" not in entry and entry["training"]["hardware"] == "test CPU"
+
+    # The tools that measure write their side files...
+    (provenance / "tiny.json").write_text(json.dumps({"hardware": "a lent GPU", "batch": 16}))
+    rows = [{"guidance": g, "classifier_accuracy": a, "samples": 10, "steps": 18, "seed": 1, "device": "cpu"}
+            for g, a in ((1.0, 0.5), (2.0, 0.75))]
+    (provenance / "tiny-eval.json").write_text(json.dumps(rows))
+    block = {"machine": "test", "batch": 1, "runs": 3, "macs": 9, "ms_per_forward": {"onnxruntime_cpu": None}}
+    results.write_text(json.dumps({"models": [{"id": "tiny", "bytes": entry["bytes"], "benchmark": block}]}))
+    # ... which --rebuild merges without exporting,
+    main([str(a) for a in ["--rebuild", "--out-dir", models, "--provenance-dir", provenance, "--bench-results", results]])
+    rebuilt = json.loads((models / "manifest.json").read_text())["models"][0]
+    assert rebuilt["training"]["hardware"] == "a lent GPU" and rebuilt["training"]["images_seen"] == 16
+    assert rebuilt["evaluation"]["classifier_accuracy"] == {"1.0": 0.5, "2.0": 0.75}
+    assert rebuilt["benchmark"] == block
+    assert {k: v for k, v in rebuilt.items() if k not in ("training", "evaluation", "benchmark")} == \
+        {k: v for k, v in entry.items() if k != "training"}
+    # ... and a re-export of the same weights loses nothing.
+    main([str(a) for a in common])
+    assert json.loads((models / "manifest.json").read_text())["models"][0] == rebuilt
+    # --evaluation-only reads the side file when no --evaluation is given.
+    rows[1]["classifier_accuracy"] = 0.8
+    (provenance / "tiny-eval.json").write_text(json.dumps(rows))
+    main([str(a) for a in ["--id", "tiny", "--evaluation-only", "--out-dir", models, "--provenance-dir", provenance,
+                           "--bench-results", results]])
+    assert json.loads((models / "manifest.json").read_text())["models"][0]["evaluation"]["classifier_accuracy"]["2.0"] == 0.8
+
+
+def test_a_side_file_outside_the_schema_stops_the_export_before_the_manifest_changes(tmp_path, checkpoint, capsys):
+    models, provenance = tmp_path / "models", tmp_path / "provenance"
+    provenance.mkdir()
+    models.mkdir()
+    (models / "manifest.json").write_text(SHIPPED.read_text())
+    (provenance / "tiny.json").write_text(json.dumps({"gpu_hours": 3}))
+    code = export("--checkpoint", checkpoint, "--id", "tiny", "--label", "Tiny", "--out-dir", models, "--no-preview",
+                  "--provenance-dir", provenance, "--bench-results", tmp_path / "none.json")
+    assert code == 2 and "gpu_hours" in capsys.readouterr().err
+    assert (models / "manifest.json").read_text() == SHIPPED.read_text()
