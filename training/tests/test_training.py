@@ -1,17 +1,19 @@
 import hashlib
-from pathlib import Path
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import REPO
+from diffit.checkpoint import load_checkpoint
 from diffit.data import DataError, load_fashion_mnist, read_idx
 from diffit.diffusion import EDMLoss
 from diffit.models import build_model
+
+from conftest import REPO
 
 
 def run_cli(module, *args, cwd=None):
@@ -84,8 +86,7 @@ def test_train_cli_checkpoints_resumes_and_protects_good_runs(tmp_path, tiny_fmn
 
     resumed = run_cli("diffit.train", *common, "--resume", "--images", 96)
     assert resumed.returncode == 0, resumed.stderr
-    state = torch.load(ckpt, weights_only=False)
-    assert state["images_seen"] == 96
+    assert load_checkpoint(ckpt)["images_seen"] == 96
 
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "checkpoint.pt").write_bytes(b"garbage")
@@ -99,7 +100,7 @@ def test_training_is_seeded(tmp_path, tiny_fmnist):
         result = run_cli("diffit.train", "--model", "diffip-tiny", "--data", tiny_fmnist, "--out", tmp_path / name,
                          "--batch", 16, "--images", 32, "--grid-steps", 1, "--quiet", "--seed", 7)
         assert result.returncode == 0, result.stderr
-        weights.append(torch.load(tmp_path / name / "checkpoint.pt", weights_only=False)["model"])
+        weights.append(load_checkpoint(tmp_path / name / "checkpoint.pt")["model"])
     for key in weights[0]:
         torch.testing.assert_close(weights[0][key], weights[1][key], rtol=0, atol=0)
 
@@ -126,7 +127,7 @@ def test_export_cli_writes_a_checked_manifest_entry(tmp_path, tiny_fmnist):
              "fd_clf_floor": 1.25, "fd_samples": 20, "fd_floor_samples": 20, "fd_steps": 12, "precision": 0.5,
              "recall": 0.25},
             {"guidance": 2.0, "classifier_accuracy": 0.75, "samples": 10, "steps": 18, "seed": 1}]
-    for row, per_class in zip(rows, ([0.5, 0.5], [1.0, 0.5])):
+    for row, per_class in zip(rows, ([0.5, 0.5], [1.0, 0.5]), strict=True):
         row["per_class_accuracy"] = per_class
     (tmp_path / "eval.json").write_text(json.dumps(rows))
     result = run_cli("diffit.export", "--id", "t", "--evaluation-only", "--evaluation", tmp_path / "eval.json",

@@ -6,16 +6,16 @@ class names) for every data set in `DATASETS`; the CLIs take `--dataset` from `d
 
 from __future__ import annotations
 
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from .cifar10 import CIFAR10_CLASSES, DEFAULT_CIFAR10, load_cifar10, random_xflip, read_cifar_batch  # noqa: F401
 from .emoji import DEFAULT_EMOJI, load_emoji  # noqa: F401
-from .fashion_mnist import (DEFAULT_FASHION_MNIST, FASHION_MNIST_CLASSES, DataError, load_fashion_mnist,  # noqa: F401
-                            read_idx)
+from .fashion_mnist import DEFAULT_FASHION_MNIST, FASHION_MNIST_CLASSES, DataError, load_fashion_mnist, read_idx  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,9 @@ def load_dataset(name: str, path: str | Path | None = None, split: str = "train"
     path = Path(path) if path else spec.default_path
     if path.suffix == ".npz":
         return load_prepared(path, name, split)
+    if path.exists() and not path.is_dir():
+        raise DataError(f"{path} is a file, but {name} is read from a folder of its original files "
+                        f"or from a .npz written by `python -m diffit.data`")
     return spec.loader(path, split)
 
 
@@ -79,13 +82,20 @@ def prepare(name: str, path: str | Path | None, out: str | Path) -> None:
 
 def load_prepared(path: Path, name: str, split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Read a file written by `prepare` (pixels back to [-1, 1])."""
+    if not path.is_file():
+        raise DataError(f"prepared data {path} does not exist")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path} is not a .npz archive (a zip of arrays, as `python -m diffit.data` writes)")
     try:
-        with np.load(path) as data:
+        with np.load(path, allow_pickle=False) as data:
+            missing = sorted({"dataset", "classes", f"{split}_images", f"{split}_labels"} - set(data.files))
+            if missing:
+                raise DataError(f"{path} lacks {', '.join(missing)}: it was not written by `python -m diffit.data`")
             if str(data["dataset"]) != name:
                 raise DataError(f"{path} holds the {data['dataset']} data set, not {name}")
             images = data[f"{split}_images"].astype(np.float32) / 127.5 - 1.0
             return images, data[f"{split}_labels"].astype(np.int64), [str(c) for c in data["classes"]]
-    except (OSError, KeyError, ValueError) as error:
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
         raise DataError(f"cannot read prepared data {path}: {error}") from error
 
 

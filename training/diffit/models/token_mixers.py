@@ -42,7 +42,13 @@ class TMSA(nn.Module):
 
     inside non-overlapping windows of `window` x `window` tokens, with B a learned relative
     position bias per head, indexed by the (dy, dx) offset between query and key.
+
+    The softmax is computed explicitly (the graph that is exported, whose weights the app shows) unless
+    `fused` is set (training's fast path, `use_fused_attention`): then the same equation runs as
+    `scaled_dot_product_attention` with B as an additive mask.
     """
+
+    fused = False
 
     def __init__(self, dim: int, time_dim: int, heads: int, window: int):
         super().__init__()
@@ -73,18 +79,26 @@ class TMSA(nn.Module):
         qkv = qkv.reshape(b * n_windows, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]  # each (B*nW, heads, N, d)
         bias = self.relative_bias().to(q.dtype)  # (heads, N, N)
-        if return_attention:
-            # Manual path: the fused kernels do not return the weights that the app shows.
+        if self.fused and not return_attention:  # training's fast path; the fused kernels return no weights
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # (B*nW, heads, N, d)
+            attention = None
+        else:
             logits = (q @ k.transpose(-2, -1)) * self.head_dim**-0.5 + bias  # (B*nW, heads, N, N)
             attention = logits.softmax(dim=-1)
             out = attention @ v  # (B*nW, heads, N, d)
-            attention = attention.reshape(b, n_windows, self.heads, n, n).transpose(1, 2)  # (B, heads, nW, N, N)
-        else:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-            attention = None
+            attention = attention.reshape(b, n_windows, self.heads, n, n).transpose(1, 2) if return_attention else None
+            # attention: (B, heads, nW, N, N) when asked for
         out = out.transpose(1, 2).reshape(b * n_windows, n, c)  # (B*nW, N, C)
         out = window_merge(self.proj(out), self.window, h, w)  # (B, H, W, C)
         return out, attention
+
+
+def use_fused_attention(model: nn.Module, fused: bool = True) -> nn.Module:
+    """Switch every TMSA of `model` to the fused SDPA kernel (training) or the explicit softmax (export, eval)."""
+    for module in model.modules():
+        if isinstance(module, TMSA):
+            module.fused = fused
+    return model
 
 
 class TimePooling(nn.Module):

@@ -1,0 +1,266 @@
+"""The training loop (EDM's training_loop.py in spirit): given one validated `RunOptions`, train and nothing else.
+
+`diffit.train` parses and checks the command line, loads the data and any checkpoint to resume, and calls
+`training_loop`. The loop minimises EDM's loss (Karras et al. 2022, Eq. 2 with the preconditioning of
+Table 1) with Adam, keeps an EMA of the weights with a half-life counted in images, and writes the one
+checkpoint format of `diffit.checkpoint`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from .checkpoint import save_checkpoint
+from .data import random_xflip
+from .diffusion import EDM, EDMLoss, heun_sample, karras_sigmas
+from .images import save_grid
+from .models import MODEL_PRESETS, DiffiTConfig, build_model
+from .models.token_mixers import use_fused_attention
+from .noise import normal_tensor
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything one training run needs, already validated by diffit.train."""
+
+    model: str
+    dataset: str
+    data: str
+    out: str
+    images: int  # training length in images seen
+    batch: int  # global batch
+    lr: float  # peak Adam learning rate (already scaled for the batch, if asked)
+    lr_warmup: int  # linear warm-up, in images
+    ema_halflife: int  # in images
+    ema_rampup: float
+    grad_clip: float
+    seed: int
+    device: str
+    bf16: bool
+    xflip: bool
+    checkpoint_every: int  # images
+    grid_every: int  # images; 0: only at the end
+    grid_steps: int
+    snapshot_every: int  # images; 0: none
+    max_seconds: float  # 0: no wall-time limit
+    quiet: bool
+    fused_adam: bool = False
+    compile: bool = False
+    sdpa: bool = False
+    part_bytes: int | None = None  # checkpoint part size (diffit.checkpoint.PART_BYTES by default)
+    optimizer_state: str = "fp32"  # or "bf16": smaller, not bit-exact on resume
+    rank: int = 0
+    world: int = 1
+
+
+@dataclass
+class TrainingData:
+    images: np.ndarray  # (N, C, H, W) float32 in [-1, 1]
+    labels: np.ndarray  # (N,) int64
+    classes: list[str]
+
+
+def hardware_name(device: torch.device, bf16: bool = False) -> str:
+    precision = ", bf16 autocast" if bf16 else ""
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)}{precision}"
+    return f"{platform.machine()} CPU, {torch.get_num_threads()} threads{precision}"
+
+
+@torch.no_grad()
+def sample_grid(model, config: DiffiTConfig, path: Path, steps: int, seed: int, device, per_class: int = 8):
+    """One row of `per_class` samples per class (guidance 1), with the shared counter-based noise."""
+    k = max(config.num_classes, 1)
+    labels = [c for c in range(k) for _ in range(per_class)] if config.num_classes else [0] * per_class
+    shape = (len(labels), config.in_channels, config.resolution, config.resolution)
+    noise = torch.from_numpy(normal_tensor(seed, shape)).to(device)
+    label_tensor = torch.tensor(labels, device=device)
+
+    def denoise(x, sigma):
+        s = torch.full((x.shape[0],), sigma, device=device)
+        return model(x, s, label_tensor[: x.shape[0]])[0]
+
+    x = heun_sample(denoise, noise, karras_sigmas(steps, EDM.sigma_min, EDM.sigma_max, EDM.rho))
+    save_grid(x.float().cpu().numpy(), path, columns=per_class, scale=2)
+
+
+class Run:
+    """The state that a checkpoint holds: weights, EMA, optimiser, images seen, random streams, data order."""
+
+    def __init__(self, o: RunOptions, data: TrainingData, resume: dict | None):
+        self.o, self.data = o, data
+        self.device = torch.device(o.device)
+        self.config = MODEL_PRESETS[o.model]
+        torch.manual_seed(o.seed)
+        np.random.seed(o.seed)
+        self.model = build_model(self.config).to(self.device)
+        self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)  # explicit softmax, like the export
+        use_fused_attention(self.model, o.sdpa)
+        fused = {"fused": True} if o.fused_adam else {}
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=o.lr, betas=(0.9, 0.99), eps=1e-8, **fused)
+        self.images_seen, self.wall_time, self.history = 0, 0.0, []
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(o.seed * 1000 + o.rank)
+        self.order_rng = np.random.default_rng(o.seed)
+        self.permutation, self.cursor = self.order_rng.permutation(len(data.images)), 0
+        if resume is not None:
+            self.model.load_state_dict(resume["model"])
+            self.ema.load_state_dict(resume["ema"])
+            self.optimizer.load_state_dict(resume["optimizer"])
+            self.images_seen, self.wall_time, self.history = resume["images_seen"], resume["wall_time_s"], resume["history"]
+            self.generator.set_state(resume["generator"])
+            self.order_rng.bit_generator.state = resume["order_rng"]
+            self.permutation, self.cursor = resume["permutation"], resume["cursor"]
+        self.hardware = hardware_name(self.device, o.bf16) + (f" x{o.world}" if o.world > 1 else "")
+
+    def metadata(self) -> dict:
+        o = self.o
+        return {"model_name": o.model, "config": self.config.to_dict(), "images_seen": self.images_seen,
+                "wall_time_s": self.wall_time, "seed": o.seed, "dataset": o.dataset, "classes": self.data.classes,
+                "hardware": self.hardware, "torch": torch.__version__, "train_images": len(self.data.images)}
+
+    def save(self, out: Path) -> None:
+        """The full checkpoint (resumable), in parts."""
+        state = {**self.metadata(), "model": self.model.state_dict(), "ema": self.ema.state_dict(),
+                 "optimizer": self.optimizer.state_dict(), "history": self.history, "generator": self.generator.get_state(),
+                 "order_rng": self.order_rng.bit_generator.state, "permutation": self.permutation, "cursor": self.cursor,
+                 "xflip": self.o.xflip, "args": asdict(self.o)}
+        dtype = torch.bfloat16 if self.o.optimizer_state == "bf16" else None
+        kwargs = {"part_bytes": self.o.part_bytes} if self.o.part_bytes else {}
+        save_checkpoint(out / CHECKPOINT_NAME, state, optimizer_dtype=dtype, **kwargs)
+
+    def save_snapshot(self, out: Path) -> None:
+        """A small EMA-only snapshot in one file (what the shipped weights are made from)."""
+        save_checkpoint(out / f"ema-{self.images_seen:09d}.pt", {**self.metadata(), "ema": self.ema.state_dict()},
+                        part_bytes=None)
+
+
+def _next_multiple(value: int, every: int, never: int) -> int:
+    return (value // every + 1) * every if every else never
+
+
+def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None) -> dict | None:
+    """Train from `resume` (or from scratch) to `o.images` images or `o.max_seconds`; the summary on rank 0."""
+    run = Run(o, data, resume)
+    device, model, ema, optimizer, generator = run.device, run.model, run.ema, run.optimizer, run.generator
+    is_main, distributed = o.rank == 0, o.world > 1
+    out = Path(o.out)
+    net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) if distributed else model
+    if o.compile:
+        net = torch.compile(net)
+    images = torch.from_numpy(data.images).to(device)
+    labels = torch.from_numpy(data.labels).to(device)
+    loss_fn = EDMLoss(EDM, run.config.label_dropout, run.config.num_classes)
+    local_batch, n = o.batch // o.world, len(data.images)
+
+    if is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        params = sum(p.numel() for p in model.parameters())
+        fast = [name for name, on in (("fused Adam", o.fused_adam), ("torch.compile", o.compile), ("SDPA", o.sdpa)) if on]
+        print(f"{o.model}: {params:,} parameters, {n:,} training images, device {hardware_name(device, o.bf16)}, "
+              f"world {o.world}, global batch {o.batch}, lr {o.lr:g}, fast path: {', '.join(fast) or 'off'}, "
+              f"from {run.images_seen:,} to {o.images:,} images")
+    bar = tqdm(total=o.images, initial=run.images_seen, unit="img", unit_scale=True, dynamic_ncols=True,
+               disable=o.quiet or not is_main, file=sys.stdout, mininterval=2.0)
+    never = o.images + 1
+    next_ckpt = _next_multiple(run.images_seen, o.checkpoint_every, never)
+    next_grid = _next_multiple(run.images_seen, o.grid_every, never)
+    next_snapshot = _next_multiple(run.images_seen, o.snapshot_every, never)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=o.bf16)
+    window_loss, window_images, window_start = 0.0, 0, time.perf_counter()
+    run_start, resumed_wall_time = time.perf_counter(), run.wall_time
+    ema_params = list(ema.parameters())
+    model_params = [p.detach() for p in model.parameters()]  # views sharing storage with the trained weights
+    model.train()
+    while run.images_seen < o.images:
+        # Each rank takes its own slice of the shared, seeded epoch permutation.
+        if run.cursor + o.batch > n:
+            run.permutation, run.cursor = run.order_rng.permutation(n), 0
+        index = run.permutation[run.cursor + o.rank * local_batch: run.cursor + (o.rank + 1) * local_batch]
+        run.cursor += o.batch
+        index_t = torch.from_numpy(np.asarray(index)).to(device)
+        for group in optimizer.param_groups:
+            group["lr"] = o.lr * min(1.0, (run.images_seen + o.batch) / max(o.lr_warmup, 1))
+        batch_images = random_xflip(images[index_t], generator) if o.xflip else images[index_t]  # (b, C, H, W)
+        with autocast:
+            loss = loss_fn(net, batch_images, labels[index_t], generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if o.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), o.grad_clip, foreach=True)
+        optimizer.step()
+        run.images_seen += o.batch
+        # EMA with a half-life in images, ramped up early in training (EDM's schedule).
+        halflife = min(o.ema_halflife, run.images_seen * o.ema_rampup)
+        beta = 0.5 ** (o.batch / max(halflife, 1e-8))
+        with torch.no_grad():
+            torch._foreach_lerp_(ema_params, model_params, 1 - beta)
+        window_loss = window_loss + loss.detach() * o.batch  # stays on the device: no sync per step
+        window_images += o.batch
+        if is_main:
+            bar.update(o.batch)
+            elapsed = time.perf_counter() - window_start
+            seen = run.images_seen
+            if elapsed > 5 or seen >= o.images or seen >= next_ckpt or seen >= next_snapshot:
+                window_loss = float(window_loss)
+                rate = window_images / elapsed
+                run.history.append({"images": seen, "loss": window_loss / window_images, "images_per_s": rate})
+                bar.set_postfix(loss=f"{window_loss / window_images:.4f}", img_s=f"{rate:.0f}")
+                if o.quiet:
+                    print(json.dumps(run.history[-1]), flush=True)
+                window_loss, window_images, window_start = 0.0, 0, time.perf_counter()
+            run.wall_time = resumed_wall_time + time.perf_counter() - run_start
+            if seen >= next_ckpt or seen >= o.images:
+                run.save(out)
+                next_ckpt += o.checkpoint_every
+            if seen >= next_snapshot:
+                run.save_snapshot(out)
+                next_snapshot += o.snapshot_every
+            if next_grid <= seen < o.images:
+                sample_grid(ema, run.config, out / f"samples-{seen // 1000:06d}k.png", o.grid_steps, o.seed, device)
+                next_grid += o.grid_every
+        run.wall_time = resumed_wall_time + time.perf_counter() - run_start
+        if o.max_seconds and _should_stop(o, run, run_start, device):
+            if is_main:
+                print(f"stopping at {run.images_seen:,} images: --max-seconds {o.max_seconds} reached")
+            break
+    bar.close()
+    if not is_main:
+        return None
+    run.save(out)
+    sample_grid(ema, run.config, out / "samples.png", o.grid_steps, o.seed, device)
+    history = run.history
+    summary = {"model": o.model, "images_seen": run.images_seen, "wall_time_s": round(run.wall_time, 1),
+               "hardware": hardware_name(device, o.bf16), "world": o.world, "seed": o.seed,
+               "final_loss": history[-1]["loss"] if history else None,
+               "images_per_s": run.images_seen / run.wall_time if run.wall_time else None,
+               "batch": o.batch, "lr": o.lr, "fused_adam": o.fused_adam, "compile": o.compile, "sdpa": o.sdpa}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    print(json.dumps(summary))
+    return summary
+
+
+def _should_stop(o: RunOptions, run: Run, run_start: float, device: torch.device) -> bool:
+    """--max-seconds: under DDP every rank stops at the same step (checked every 20 steps), or DDP would hang."""
+    if o.world > 1 and run.images_seen % (20 * o.batch):
+        return False
+    stop = time.perf_counter() - run_start > o.max_seconds
+    if o.world > 1:
+        flag = torch.tensor(float(stop), device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        stop = bool(flag.item())
+    return stop
