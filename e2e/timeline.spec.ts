@@ -112,7 +112,7 @@ test.describe('timeline and attention explorer', () => {
 
     // GIF of the enlarged image's trajectory: GIF89a, one frame per step.
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-gif').click()]);
-    expect(download.suggestedFilename()).toMatch(/^diffit-fmnist-seed3-4steps-image1-x-sigma.*-to-0\.gif$/);
+    expect(download.suggestedFilename()).toMatch(/^diffit-fmnist-seed3-classnone-w1-4steps-image1-x-sigma.*-to-0\.gif$/);
     const { readFileSync } = await import('node:fs');
     const gif = new Uint8Array(readFileSync((await download.path())!));
     expect(String.fromCharCode(...gif.subarray(0, 6))).toBe('GIF89a');
@@ -121,6 +121,7 @@ test.describe('timeline and attention explorer', () => {
     const [png] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-grid').click()]);
     const pngBytes = new Uint8Array(readFileSync((await png.path())!));
     expect(Array.from(pngBytes.subarray(1, 4))).toEqual([0x50, 0x4e, 0x47]);
+    expect(png.suggestedFilename()).toBe('diffit-fmnist-seed3-classnone-w1-4steps-grid.png');
     expect(studio.consoleErrors).toEqual([]);
   });
 

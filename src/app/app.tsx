@@ -61,7 +61,8 @@ function StudioBackendBadge() {
   const backend = useStudioStore((s) => s.backend);
   const threads = useStudioStore((s) => s.threads);
   const requested = useStudioStore((s) => s.params.backend);
-  return <BackendBadge backend={backend} threads={threads} requested={requested} />;
+  const notice = useStudioStore((s) => s.backendNotice);
+  return <BackendBadge backend={backend} threads={threads} requested={requested} note={requested === 'webgpu' ? null : notice} />;
 }
 
 function StudioNotices() {
@@ -79,8 +80,9 @@ function StudioNotices() {
 function StudioResults() {
   const live = useStudioStore((s) => s.frames);
   const done = useStudioStore((s) => s.status === 'done');
+  const running = useStudioStore((s) => s.status === 'running');
   const timeline = useTimelineStore((s) => s.frames);
   const zoomed = useTimelineStore((s) => s.zoomed);
   const frames: readonly ImageFrame[] = done && timeline.length === live.length && timeline.length > 0 ? timeline : live;
-  return <ResultGrid frames={frames} selected={zoomed} onSelect={useTimelineStore.getState().zoom} />;
+  return <ResultGrid frames={frames} selected={zoomed} onSelect={useTimelineStore.getState().zoom} running={running} />;
 }

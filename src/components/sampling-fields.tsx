@@ -1,40 +1,98 @@
-import { LIMITS, type StudioParams } from '@/lib/url-params';
+import { useState } from 'react';
+import { expectedParam, parseParam, type NumericParam, type StudioParams } from '@/lib/url-params';
 
-type NumericKey = 'seed' | 'steps' | 'guidance' | 'batch';
 type SetParam = <K extends keyof StudioParams>(key: K, value: StudioParams[K]) => void;
 
-const NUMBER_FIELDS: { key: NumericKey; label: string; step: number; title?: string }[] = [
-  { key: 'seed', label: 'Seed', step: 1 },
-  { key: 'steps', label: 'Steps', step: 1 },
-  { key: 'guidance', label: 'Guidance', step: 0.25, title: 'classifier-free guidance scale w (used only when a class is chosen)' },
-  { key: 'batch', label: 'Batch', step: 1 },
+const NUMBER_FIELDS: { key: NumericParam; label: string; decimal: boolean; title?: string }[] = [
+  { key: 'seed', label: 'Seed', decimal: false },
+  { key: 'steps', label: 'Steps', decimal: false },
+  { key: 'guidance', label: 'Guidance', decimal: true, title: 'classifier-free guidance scale w (used only when a class is chosen)' },
+  { key: 'batch', label: 'Batch', decimal: false },
 ];
 
 /**
- * The sampling parameters shared by the studio and the compare view: seed, steps, class (or none),
- * guidance and batch, bounded by the same LIMITS that the URL parser applies.
+ * What the user is typing into the number fields. A field holds its text as typed; the text is
+ * read (`parseParam`, the URL's rule) when the field is left or the form is submitted, and a bad
+ * value stays in the field, marked invalid with a message, instead of being replaced.
  */
-export function SamplingFields({ params, classes, disabled, setParam }: {
+export interface SamplingDrafts {
+  text: Partial<Record<NumericParam, string>>;
+  errors: Partial<Record<NumericParam, string>>;
+  edit: (key: NumericParam, text: string) => void;
+  /** Reads one field's text into the parameters; false when it is invalid. */
+  commit: (key: NumericParam) => boolean;
+  /** Reads every field; the first invalid field, or null when all are valid. */
+  commitAll: () => NumericParam | null;
+}
+
+export function useSamplingDrafts(setParam: SetParam): SamplingDrafts {
+  const [text, setText] = useState<SamplingDrafts['text']>({});
+  const [errors, setErrors] = useState<SamplingDrafts['errors']>({});
+  const read = (key: NumericParam, raw: string | undefined): boolean => {
+    if (raw === undefined) return true;
+    const parsed = parseParam(key, raw);
+    if ('error' in parsed) {
+      setErrors((e) => ({ ...e, [key]: parsed.error }));
+      return false;
+    }
+    setParam(key, parsed.value);
+    setText((t) => ({ ...t, [key]: undefined }));
+    setErrors((e) => ({ ...e, [key]: undefined }));
+    return true;
+  };
+  return {
+    text,
+    errors,
+    edit: (key, value) => {
+      setText((t) => ({ ...t, [key]: value }));
+      // A fixed value clears its message at once, so that leaving the field moves nothing on the page.
+      if (errors[key] && !('error' in parseParam(key, value))) setErrors((e) => ({ ...e, [key]: undefined }));
+    },
+    commit: (key) => read(key, text[key]),
+    commitAll: () => {
+      let first: NumericParam | null = null;
+      for (const { key } of NUMBER_FIELDS) if (!read(key, text[key]) && first === null) first = key;
+      return first;
+    },
+  };
+}
+
+/**
+ * The sampling parameters shared by the studio and the compare view: seed, steps, class (or none),
+ * guidance and batch, read with the same rule and LIMITS as the URL.
+ */
+export function SamplingFields({ params, classes, disabled, drafts, setParam }: {
   params: StudioParams;
   classes: readonly string[];
   disabled: boolean;
+  drafts: SamplingDrafts;
   setParam: SetParam;
 }) {
-  const field = ({ key, label, step, title }: (typeof NUMBER_FIELDS)[number]) => (
-    <label className="field" key={key} title={title}>
-      <span>{label}</span>
-      <input
-        data-testid={key}
-        type="number"
-        min={LIMITS[key].min}
-        max={LIMITS[key].max}
-        step={step}
-        value={params[key]}
-        disabled={disabled}
-        onChange={(e) => setParam(key, e.target.valueAsNumber)}
-      />
-    </label>
-  );
+  const field = ({ key, label, decimal, title }: (typeof NUMBER_FIELDS)[number]) => {
+    const error = drafts.errors[key];
+    return (
+      <label className={error ? 'field invalid' : 'field'} key={key} title={title ?? expectedParam(key)}>
+        <span>{label}</span>
+        <input
+          data-testid={key}
+          type="text"
+          inputMode={decimal ? 'decimal' : 'numeric'}
+          autoComplete="off"
+          aria-invalid={error ? true : undefined}
+          aria-describedby={error ? `${key}-error` : undefined}
+          value={drafts.text[key] ?? String(params[key])}
+          disabled={disabled}
+          onChange={(e) => drafts.edit(key, e.target.value)}
+          onBlur={() => drafts.commit(key)}
+        />
+        {error && (
+          <small className="field-error" id={`${key}-error`} data-testid={`${key}-error`} role="alert">
+            {error}
+          </small>
+        )}
+      </label>
+    );
+  };
   return (
     <>
       {NUMBER_FIELDS.slice(0, 2).map(field)}
@@ -57,4 +115,9 @@ export function SamplingFields({ params, classes, disabled, setParam }: {
       {NUMBER_FIELDS.slice(2).map(field)}
     </>
   );
+}
+
+/** Focuses a sampling field (the first invalid one after a refused submit). */
+export function focusField(form: HTMLFormElement | null, key: NumericParam): void {
+  form?.querySelector<HTMLInputElement>(`[data-testid="${key}"]`)?.focus();
 }

@@ -59,7 +59,7 @@ export type WorkerRequest =
   | { type: 'generate'; id: number; model: ModelSpec; backend: BackendRequest; params: GenerateParams }
   | { type: 'cancel'; id: number };
 
-export type LoadPhase = 'selecting-backend' | 'downloading' | 'verifying' | 'creating-session' | 'ready';
+export type LoadPhase = 'selecting-backend' | 'reading-cache' | 'downloading' | 'verifying' | 'creating-session' | 'ready';
 
 export interface BackendInfo {
   backend: Backend;
@@ -71,7 +71,7 @@ export interface BackendInfo {
 
 export type WorkerEvent =
   | { type: 'status'; id: number; phase: LoadPhase; modelId: string; info?: BackendInfo; loadMs?: number }
-  | { type: 'progress'; id: number; loaded: number; total: number }
+  | { type: 'progress'; id: number; loaded: number; total: number; /** Read from the browser's model cache. */ cached?: boolean }
   | {
       /** The sampler's start, once the model is loaded: x_0 = noise · σ_0, before the first step. */
       type: 'start';

@@ -14,3 +14,8 @@ export async function verifySha256(bytes: ArrayBuffer | Uint8Array<ArrayBuffer>,
     throw new Error(`${what} failed its integrity check: sha256 is ${actual.slice(0, 12)}…, the manifest says ${expected.slice(0, 12)}….`);
   }
 }
+
+/** Whether `bytes` hash to `expected` (hex, any case). */
+export async function sha256Matches(bytes: ArrayBuffer | Uint8Array<ArrayBuffer>, expected: string): Promise<boolean> {
+  return (await sha256Hex(bytes)) === expected.toLowerCase();
+}

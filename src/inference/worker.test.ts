@@ -38,6 +38,19 @@ vi.mock('./ort-backend', () => {
   };
 });
 
+/** Cache Storage in memory: what the worker keeps of model files. */
+const stored = new Map<string, Uint8Array>();
+const fakeCaches = {
+  open: async () => ({
+    match: async (key: string) => (stored.has(key) ? new Response(stored.get(key)! as Uint8Array<ArrayBuffer>) : undefined),
+    put: async (key: string, response: Response) => void stored.set(key, new Uint8Array(await response.arrayBuffer())),
+    keys: async () => [...stored.keys()].map((url) => ({ url })),
+    delete: async (key: { url: string } | string) => stored.delete(typeof key === 'string' ? key : key.url),
+  }),
+  delete: async () => stored.clear(),
+};
+let downloads = 0;
+
 const events: WorkerEvent[] = [];
 const transfers: Transferable[][] = [];
 const fetches: { sigma: number; names: string[] }[] = [];
@@ -55,7 +68,14 @@ beforeAll(async () => {
       onmessage = handler;
     },
   });
-  vi.stubGlobal('fetch', async (url: string) => (url.endsWith('missing.onnx') ? new Response('no', { status: 404 }) : new Response(bytes)));
+  vi.stubGlobal('caches', fakeCaches);
+  vi.stubGlobal('fetch', async (url: string) => {
+    downloads += 1;
+    if (url.endsWith('missing.onnx')) return new Response('no', { status: 404 });
+    // What `vite preview` answers for a path it does not have: index.html, status 200.
+    if (url.endsWith('deleted.onnx')) return new Response('<!doctype html><html><body>app</body></html>', { status: 200 });
+    return new Response(bytes);
+  });
   spec = {
     id: 'm',
     url: 'http://localhost/models/m.onnx',
@@ -87,9 +107,30 @@ describe('inference worker', () => {
     onmessage({ data: { type: 'load', id: 1, model: spec, backend: 'webgpu' } });
     await until(() => events.some((e) => e.type === 'status' && e.phase === 'ready'));
     const phases = events.flatMap((e) => (e.type === 'status' ? [e.phase] : []));
-    expect(phases).toEqual(['selecting-backend', 'downloading', 'verifying', 'creating-session', 'ready']);
+    expect(phases).toEqual(['selecting-backend', 'reading-cache', 'downloading', 'verifying', 'creating-session', 'ready']);
     expect(events.find((e) => e.type === 'progress')).toMatchObject({ loaded: bytes.length });
     expect(events.at(-1)).toMatchObject({ info: { backend: 'wasm', notice: 'no WebGPU here' } });
+  });
+
+  it('keeps a verified model file in Cache Storage by its sha256, and reads it from there next time', async () => {
+    expect([...stored.keys()]).toEqual([`http://localhost/models/m.onnx?sha256=${spec.sha256}`]);
+    const before = downloads;
+    onmessage({ data: { type: 'load', id: 11, model: spec, backend: 'wasm' } }); // another request: a new session
+    await until(() => events.some((e) => e.type === 'status' && e.phase === 'ready'));
+    const phases = events.flatMap((e) => (e.type === 'status' ? [e.phase] : []));
+    expect(phases).toEqual(['selecting-backend', 'reading-cache', 'creating-session', 'ready']);
+    expect(events.find((e) => e.type === 'progress')).toMatchObject({ loaded: bytes.length, cached: true });
+    expect(downloads).toBe(before);
+  });
+
+  it('downloads again when the cached bytes do not match the sha256', async () => {
+    const key = `http://localhost/models/m.onnx?sha256=${spec.sha256}`;
+    stored.set(key, new TextEncoder().encode('tampered'));
+    const before = downloads;
+    onmessage({ data: { type: 'load', id: 12, model: spec, backend: 'webgpu' } });
+    await until(() => events.some((e) => e.type === 'status' && e.phase === 'ready'));
+    expect(downloads).toBe(before + 1);
+    expect(stored.get(key)).toEqual(bytes);
   });
 
   it('streams every step, then the result', async () => {
@@ -111,7 +152,13 @@ describe('inference worker', () => {
   it('reports a missing file as a load error of the run', async () => {
     onmessage({ data: { type: 'generate', id: 4, model: { ...spec, id: 'gone', url: 'http://localhost/models/missing.onnx' }, backend: 'wasm', params } });
     await until(() => events.some((e) => e.type === 'error'));
-    expect(events.find((e) => e.type === 'error')).toMatchObject({ id: 4, stage: 'load', message: expect.stringMatching(/HTTP 404/) });
+    expect(events.find((e) => e.type === 'error')).toMatchObject({ id: 4, stage: 'load', message: 'The model file of gone was not found at http://localhost/models/missing.onnx.' });
+  });
+
+  it('reports a web page answered for a model file as not found, not as a failed integrity check', async () => {
+    onmessage({ data: { type: 'generate', id: 6, model: { ...spec, id: 'gone', url: 'http://localhost/models/deleted.onnx' }, backend: 'wasm', params } });
+    await until(() => events.some((e) => e.type === 'error'));
+    expect(events.find((e) => e.type === 'error')).toMatchObject({ id: 6, stage: 'load', message: 'The model file of gone was not found at http://localhost/models/deleted.onnx (the server answered with a web page).' });
   });
 
   it('cancels between evaluations', async () => {

@@ -7,7 +7,9 @@ import { attentionStats, quantizeAttention, tokenDistances } from '@/lib/attenti
 import { sampleHeun, SampleCancelled } from '@/sampling/heun';
 import { OnnxModel, selectBackend } from './ort-backend';
 import type { Backend, BackendInfo, BackendRequest, GenerateParams, ModelSpec, StepAttention, WorkerEvent, WorkerRequest } from './protocol';
-import { verifySha256 } from './sha256';
+import { sha256Matches, verifySha256 } from './sha256';
+import { cachedModel, keepModel } from '@/lib/model-cache';
+import { isHtmlResponse, notFoundMessage } from '@/lib/http';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -44,15 +46,26 @@ async function download(id: number, model: ModelSpec): Promise<Uint8Array<ArrayB
   } catch (e) {
     throw new Error(`Could not download the model ${model.id}: ${(e as Error).message}`);
   }
+  const missing = () => new Error(notFoundMessage(`model file of ${model.id}`, model.url, response.status !== 404));
+  if (response.status === 404 || isHtmlResponse(response)) throw missing();
   if (!response.ok) throw new Error(`Could not download the model ${model.id}: HTTP ${response.status} for ${model.url}`);
   const total = Number(response.headers.get('Content-Length')) || model.bytes;
-  if (!response.body) return new Uint8Array(await response.arrayBuffer());
+  if (!response.body) {
+    const whole = new Uint8Array(await response.arrayBuffer());
+    if (isHtmlResponse(response, whole.subarray(0, 64))) throw missing();
+    return whole;
+  }
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let received = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
+    // A server that has no such file may answer with its index page: that is "not found", not a corrupt model.
+    if (received === 0 && isHtmlResponse(response, value.subarray(0, 64))) {
+      await reader.cancel();
+      throw missing();
+    }
     chunks.push(value);
     received += value.length;
     post({ type: 'progress', id, loaded: received, total });
@@ -70,10 +83,18 @@ async function createModel(id: number, spec: ModelSpec, request: BackendRequest)
   const t0 = performance.now();
   post({ type: 'status', id, phase: 'selecting-backend', modelId: spec.id });
   let info = await selectBackend(request);
-  post({ type: 'status', id, phase: 'downloading', modelId: spec.id, info });
-  const bytes = await download(id, spec);
-  post({ type: 'status', id, phase: 'verifying', modelId: spec.id, info });
-  await verifySha256(bytes, spec.sha256, `The model file ${spec.id}`);
+  post({ type: 'status', id, phase: 'reading-cache', modelId: spec.id, info });
+  let bytes = await cachedModel(spec.url, spec.sha256);
+  if (bytes && !(await sha256Matches(bytes, spec.sha256))) bytes = null;
+  if (bytes) {
+    post({ type: 'progress', id, loaded: bytes.byteLength, total: bytes.byteLength, cached: true });
+  } else {
+    post({ type: 'status', id, phase: 'downloading', modelId: spec.id, info });
+    bytes = await download(id, spec);
+    post({ type: 'status', id, phase: 'verifying', modelId: spec.id, info });
+    await verifySha256(bytes, spec.sha256, `The model file ${spec.id}`);
+    await keepModel(spec.url, spec.sha256, bytes);
+  }
   post({ type: 'status', id, phase: 'creating-session', modelId: spec.id, info });
   const chw = [spec.channels, spec.resolution, spec.resolution] as const;
   const open = async (backend: Backend) => {

@@ -20,6 +20,8 @@ export interface ModelLoadState {
   key: string | null;
   loadedBytes: number;
   totalBytes: number;
+  /** The file came from the browser's model cache, not the network. */
+  cached: boolean;
   loadMs: number | null;
 }
 
@@ -38,6 +40,9 @@ export interface TrajectoryInfo {
   steps: number;
   /** The image whose attention is recorded, or null. */
   attentionImage: number | null;
+  /** The model and parameters of the run (for export names and captions). */
+  model: string;
+  params: GenerateParams;
 }
 
 /** Where a run stopped when it was cancelled (1-based step count). */
@@ -70,7 +75,7 @@ export interface RunState {
   interrupted: Interrupted | null;
 }
 
-export const IDLE_LOAD: ModelLoadState = { state: 'idle', phase: null, key: null, loadedBytes: 0, totalBytes: 0, loadMs: null };
+export const IDLE_LOAD: ModelLoadState = { state: 'idle', phase: null, key: null, loadedBytes: 0, totalBytes: 0, cached: false, loadMs: null };
 
 export const IDLE_RUN: RunState = {
   status: 'idle',
@@ -138,7 +143,7 @@ export class RunSession {
     const key = loadKey(spec.id, backend);
     if (this.current.load.key === key && this.current.load.state !== 'error') return;
     this.update({
-      load: { state: 'loading', phase: null, key, loadedBytes: 0, totalBytes: spec.bytes, loadMs: null },
+      load: { ...IDLE_LOAD, state: 'loading', key, totalBytes: spec.bytes },
       error: null,
       status: this.current.status === 'error' ? this.restingStatus() : this.current.status,
     });
@@ -210,7 +215,7 @@ export class RunSession {
         return;
       }
       case 'progress':
-        if (isLoad) this.update({ load: { ...this.current.load, loadedBytes: event.loaded, totalBytes: event.total } });
+        if (isLoad) this.update({ load: { ...this.current.load, loadedBytes: event.loaded, totalBytes: event.total, cached: event.cached ?? false } });
         return;
       case 'start': {
         if (!isRun || !this.spec || !this.params) return;
@@ -218,7 +223,7 @@ export class RunSession {
         const image = this.params.attentionImage;
         const attentionImage = layers.length > 0 && image != null ? Math.min(Math.max(0, image), event.shape[0] - 1) : null;
         this.shown = new Trajectory(event.shape, event.steps, event.x, layers, attentionImage);
-        this.update({ steps: event.steps, trajectory: { run: nextRun++, recorded: 0, steps: event.steps, attentionImage } });
+        this.update({ steps: event.steps, trajectory: { run: nextRun++, recorded: 0, steps: event.steps, attentionImage, model: this.spec.id, params: this.params } });
         return;
       }
       case 'step': {

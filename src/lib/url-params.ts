@@ -62,16 +62,26 @@ export function defaultsFor(model: ModelEntry | undefined): StudioParams {
   };
 }
 
-function parseInteger(raw: string, range: { min: number; max: number }): number | null {
-  if (!/^\d+$/.test(raw.trim())) return null;
-  const v = Number(raw);
-  return Number.isSafeInteger(v) && v >= range.min && v <= range.max ? v : null;
+/** What a numeric parameter accepts, in words ("an integer from 1 to 200"). */
+export function expectedParam(key: NumericParam): string {
+  const { min, max } = LIMITS[key];
+  return `${key === 'guidance' ? 'a number' : 'an integer'} from ${min} to ${max}`;
 }
 
-function parseNumber(raw: string, range: { min: number; max: number }): number | null {
-  if (!/^-?(\d+\.?\d*|\.\d+)(e-?\d+)?$/i.test(raw.trim())) return null;
-  const v = Number(raw);
-  return Number.isFinite(v) && v >= range.min && v <= range.max ? v : null;
+/**
+ * Reads a numeric parameter from text, the same way for the URL and the input fields: integers
+ * for seed, steps and batch; a decimal number for guidance, rounded to its decimals. Out of range
+ * or not a number is an error, never silently replaced.
+ */
+export function parseParam(key: NumericParam, raw: string): { value: number } | { error: string } {
+  const text = raw.trim();
+  const { min, max } = LIMITS[key];
+  const pattern = key === 'guidance' ? /^-?(\d+\.?\d*|\.\d+)(e-?\d+)?$/i : /^\d+$/;
+  const v = Number(text);
+  if (!pattern.test(text) || !Number.isFinite(v) || (key !== 'guidance' && !Number.isSafeInteger(v)) || v < min || v > max) {
+    return { error: `${key[0].toUpperCase()}${key.slice(1)} must be ${expectedParam(key)}.` };
+  }
+  return { value: key === 'guidance' ? roundGuidance(v) : v };
 }
 
 /** Parses a class value: "none", an index, or a class name (any case). `undefined` = invalid. */
@@ -119,18 +129,12 @@ export function readUrlParams(search: string, manifest: Manifest | null): ReadRe
   const params = defaultsFor(model);
   if (rawModel !== null && !manifest) params.model = rawModel;
 
-  for (const key of ['seed', 'steps', 'batch'] as const) {
+  for (const key of ['seed', 'steps', 'batch', 'guidance'] as const) {
     const raw = query.get(key);
     if (raw === null) continue;
-    const v = parseInteger(raw, LIMITS[key]);
-    if (v === null) bad(key, raw, `an integer from ${LIMITS[key].min} to ${LIMITS[key].max}`, String(params[key]));
-    else params[key] = v;
-  }
-  const rawGuidance = query.get('guidance');
-  if (rawGuidance !== null) {
-    const v = parseNumber(rawGuidance, LIMITS.guidance);
-    if (v === null) bad('guidance', rawGuidance, `a number from ${LIMITS.guidance.min} to ${LIMITS.guidance.max}`, String(params.guidance));
-    else params.guidance = roundGuidance(v);
+    const read = parseParam(key, raw);
+    if ('error' in read) bad(key, raw, expectedParam(key), String(params[key]));
+    else params[key] = read.value;
   }
   const rawClass = query.get('class');
   if (rawClass !== null) {

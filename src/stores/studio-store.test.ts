@@ -181,7 +181,7 @@ describe('studio store', () => {
     await useStudioStore.getState().init('?seed=3');
     const s = useStudioStore.getState();
     expect(s.manifestState).toBe('error');
-    expect(s.error).toMatch(/HTTP 404/);
+    expect(s.error).toMatch(/manifest was not found at http:\/\/localhost:4173\/models\/manifest.json/);
     expect(s.params.seed).toBe(3);
     useStudioStore.getState().generate();
     expect(useStudioStore.getState().error).toMatch(/manifest could not be loaded/);

@@ -7,7 +7,7 @@ import { create } from 'zustand';
 import { InferenceClient } from '@/inference/client';
 import type { Notice } from '@/components/notices';
 import type { ImageFrame } from '@/lib/frames';
-import { fetchManifest, manifestUrl, toModelSpec } from '@/lib/manifest';
+import { loadManifest, manifestUrl, toModelSpec } from '@/lib/manifest';
 import { IDLE_RUN, RunSession, type RunState } from '@/lib/run-session';
 import type { Trajectory } from '@/lib/trajectory';
 import { defaultsFor, parseClass, readUrlParams, writeUrlParams, type StudioParams, withParam } from '@/lib/url-params';
@@ -71,8 +71,9 @@ export const useStudioStore = create<StudioState>()((set, get) => {
   const onRun = (run: RunState) => {
     const prev = get();
     set({ ...run, frames: shownFrames(session?.trajectory ?? null, { status: run.status, preview: prev.preview }) });
+    // A fallback is a warning only when WebGPU was asked for; under `auto` the badge notes it.
     if (run.backendNotice !== prev.backendNotice) {
-      if (run.backendNotice) notify({ id: 'backend', level: 'warning', text: run.backendNotice });
+      if (run.backendNotice && prev.params.backend === 'webgpu') notify({ id: 'backend', level: 'warning', text: run.backendNotice });
       else clearNotice('backend');
     }
     if (run.interrupted && run.interrupted !== prev.interrupted) {
@@ -106,7 +107,9 @@ export const useStudioStore = create<StudioState>()((set, get) => {
     init: async (search = location.search) => {
       let manifest: Manifest | null = null;
       try {
-        manifest = await fetchManifest(manifestUrl());
+        const loaded = await loadManifest(manifestUrl());
+        manifest = loaded.manifest;
+        loaded.problems.forEach((text, i) => notify({ id: `manifest-${i}`, level: 'warning', text }));
       } catch (e) {
         const { params, problems } = readUrlParams(search, null);
         set({ manifestState: 'error', params, status: 'error', error: (e as Error).message });
@@ -122,12 +125,15 @@ export const useStudioStore = create<StudioState>()((set, get) => {
     setParam: (key, value) => {
       const params = withParam(get().params, key, value);
       if (key === 'model') {
-        // A new model brings its own defaults and classes.
+        // Steps and guidance stay as the user set them (valid for every model); a class the new
+        // model does not have becomes "none", and the page says so.
         const model = get().manifest?.models.find((m) => m.id === value);
-        const defaults = defaultsFor(model);
-        params.steps = defaults.steps;
-        params.guidance = defaults.guidance;
-        if (params.classLabel !== null && (!model || params.classLabel >= model.num_classes)) params.classLabel = null;
+        const previous = selectedModel(get());
+        if (params.classLabel !== null && (!model || params.classLabel >= model.num_classes)) {
+          const name = previous?.classes[params.classLabel] ?? String(params.classLabel);
+          notify({ id: 'model-class', level: 'info', text: `${model?.label ?? String(value)} has no class "${name}"; sampling unconditionally (class none).` });
+          params.classLabel = null;
+        } else clearNotice('model-class');
       }
       set({ params });
       if (key === 'model' || key === 'backend') preload();

@@ -10,7 +10,7 @@ import { InferenceClient } from '@/inference/client';
 import type { Notice } from '@/components/notices';
 import { readCompareParams, writeCompareParams } from '@/lib/compare-params';
 import type { ImageFrame } from '@/lib/frames';
-import { fetchManifest, manifestUrl, toModelSpec } from '@/lib/manifest';
+import { loadManifest, manifestUrl, toModelSpec } from '@/lib/manifest';
 import { IDLE_RUN, RunSession, type RunState } from '@/lib/run-session';
 import { defaultsFor, type StudioParams, withParam } from '@/lib/url-params';
 import type { Manifest, ModelEntry } from '@/types/manifest';
@@ -139,7 +139,9 @@ export const useCompareStore = create<CompareState>()((set, get) => {
     init: async (search = location.search) => {
       let manifest: Manifest;
       try {
-        manifest = await fetchManifest(manifestUrl());
+        const loaded = await loadManifest(manifestUrl());
+        manifest = loaded.manifest;
+        loaded.problems.forEach((text, i) => notify({ id: `manifest-${i}`, level: 'warning', text }));
       } catch (e) {
         set({ manifestState: 'error', manifestError: (e as Error).message });
         return;

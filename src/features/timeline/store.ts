@@ -60,6 +60,8 @@ export interface TimelineState {
   setHead: (head: number | null) => void;
   hover: (y: number, x: number) => void;
   pick: (y: number, x: number) => void;
+  /** Moves the query pixel by (dy, dx) within the image, pinned; starts at the centre. */
+  moveQuery: (dy: number, dx: number, size: number) => void;
   setPlaying: (on: boolean) => void;
   setFps: (fps: number) => void;
   /** Advances one step while playing (wraps around to the first). */
@@ -221,6 +223,12 @@ export const useTimelineStore = create<TimelineState>()((set, get) => {
       // Clicking the pinned pixel again unpins it.
       const unpin = get().pinned && q?.y === y && q?.x === x;
       set({ query: { y, x }, pinned: !unpin });
+      refresh();
+    },
+    moveQuery: (dy, dx, size) => {
+      const q = get().query ?? { y: Math.floor(size / 2) - dy, x: Math.floor(size / 2) - dx };
+      const clamp = (v: number) => Math.min(size - 1, Math.max(0, v));
+      set({ query: { y: clamp(q.y + dy), x: clamp(q.x + dx) }, pinned: true });
       refresh();
     },
     setPlaying: (on) => set({ playing: on }),

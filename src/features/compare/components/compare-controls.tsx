@@ -1,5 +1,6 @@
+import { useRef } from 'react';
+import { focusField, SamplingFields, useSamplingDrafts } from '@/components/sampling-fields';
 import { comparableModels, COMPARE_LIMITS } from '@/lib/compare-params';
-import { SamplingFields } from '@/components/sampling-fields';
 import { modelOf, useCompareStore } from '../store';
 
 /** Which models (two or three of one data set), and the one set of parameters that drives them all. */
@@ -10,15 +11,21 @@ export function CompareControls() {
   const running = useCompareStore((s) => s.running);
   const first = useCompareStore((s) => modelOf(s, s.ids[0] ?? ''));
   const { setParam, toggleModel, run, cancel } = useCompareStore.getState();
+  const drafts = useSamplingDrafts(setParam);
+  const form = useRef<HTMLFormElement>(null);
   if (!manifest || !first) return null;
   const candidates = comparableModels(manifest, first);
 
   return (
     <form
+      ref={form}
       className="panel controls compare-controls"
+      noValidate
       onSubmit={(e) => {
         e.preventDefault();
-        void run();
+        const invalid = drafts.commitAll();
+        if (invalid) focusField(form.current, invalid);
+        else void run();
       }}
     >
       <fieldset className="compare-models" data-testid="compare-models" disabled={running}>
@@ -37,7 +44,7 @@ export function CompareControls() {
         })}
       </fieldset>
       <div className="compare-fields">
-        <SamplingFields params={params} classes={first.classes} disabled={running} setParam={setParam} />
+        <SamplingFields params={params} classes={first.classes} disabled={running} drafts={drafts} setParam={setParam} />
       </div>
       <div className="buttons">
         <button type="submit" data-testid="compare-run" disabled={running}>

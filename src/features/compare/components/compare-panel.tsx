@@ -13,9 +13,11 @@ export function ComparePanel({ id }: { id: string }) {
   const speed = useCompareStore((s) => speedUp(s, id));
   const isReference = useCompareStore((s) => referencePanelId(s) === id);
   const guidance = useCompareStore((s) => s.params.guidance);
+  const conditional = useCompareStore((s) => s.params.classLabel !== null);
   if (!panel || !model) return null;
   const shown = panelFrames(panel, viewStep, show);
-  const accuracy = accuracyAt(model, guidance);
+  // Accuracy is measured on class-conditional samples; with class "none" guidance does nothing.
+  const accuracy = conditional ? accuracyAt(model, guidance) : null;
   const status = panelStatus(panel);
   const phase = panel.load.phase;
   const label = status === 'running' && panel.step > 0 ? `Step ${panel.step} of ${panel.steps}` : status === 'loading' && phase ? `Loading model (${phase.replace('-', ' ')})` : statusText[status];

@@ -29,7 +29,7 @@ export function CompareStepSlider() {
         <span className="timeline-label" data-testid="compare-step-label">
           {recorded === 0 ? 'no steps yet' : running ? `live (${recorded} steps so far)` : `step ${value + 1} of ${recorded}`}
         </span>
-        <select data-testid="compare-show" value={show} onChange={(e) => setShow(e.target.value as ShowMode)}>
+        <select data-testid="compare-show" aria-label="Show" value={show} onChange={(e) => setShow(e.target.value as ShowMode)}>
           <option value="x">sample x after the step</option>
           <option value="denoised">denoised prediction</option>
         </select>

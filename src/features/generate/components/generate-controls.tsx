@@ -1,5 +1,6 @@
+import { useRef } from 'react';
+import { focusField, SamplingFields, useSamplingDrafts } from '@/components/sampling-fields';
 import { BACKEND_REQUESTS, type BackendRequest } from '@/inference/protocol';
-import { SamplingFields } from '@/components/sampling-fields';
 import { selectedModel, useStudioStore, type PreviewMode } from '@/stores/studio-store';
 
 /** Seed, steps, class, guidance, batch, backend; Generate and Cancel. */
@@ -10,22 +11,28 @@ export function GenerateControls() {
   const preview = useStudioStore((s) => s.preview);
   const { setParam, setPreview, generate, cancel } = useStudioStore.getState();
   const running = status === 'running';
+  const drafts = useSamplingDrafts(setParam);
+  const form = useRef<HTMLFormElement>(null);
 
   return (
     <form
+      ref={form}
       className="panel controls"
+      noValidate
       onSubmit={(e) => {
         e.preventDefault();
-        generate();
+        const invalid = drafts.commitAll();
+        if (invalid) focusField(form.current, invalid);
+        else generate();
       }}
     >
-      <SamplingFields params={params} classes={model?.classes ?? []} disabled={running} setParam={setParam} />
+      <SamplingFields params={params} classes={model?.classes ?? []} disabled={running} drafts={drafts} setParam={setParam} />
       <label className="field">
         <span>Backend</span>
         <select data-testid="backend-select" value={params.backend} disabled={running} onChange={(e) => setParam('backend', e.target.value as BackendRequest)}>
           {BACKEND_REQUESTS.map((b) => (
             <option key={b} value={b}>
-              {b === 'auto' ? 'auto (WebGPU if a GPU, else WASM)' : b === 'webgpu' ? 'WebGPU' : 'WASM'}
+              {b === 'auto' ? 'auto: GPU, else WASM' : b === 'webgpu' ? 'WebGPU' : 'WASM'}
             </option>
           ))}
         </select>

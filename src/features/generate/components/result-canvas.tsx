@@ -9,8 +9,21 @@ export function ResultCanvas({ frame, index, selected = false, onSelect }: { fra
       className={selected ? 'result selected' : 'result'}
       data-testid="result"
       data-index={index}
-      aria-label={`sample ${index + 1}${onSelect ? ', click to enlarge' : ''}`}
+      aria-label={`sample ${index + 1}${onSelect ? ', press to enlarge' : ''}`}
+      aria-pressed={onSelect ? selected : undefined}
+      role={onSelect ? 'button' : 'img'}
+      tabIndex={onSelect ? 0 : undefined}
       onClick={onSelect ? () => onSelect(index) : undefined}
+      onKeyDown={
+        onSelect
+          ? (e) => {
+              if (e.key === 'Enter' || e.key === ' ') {
+                e.preventDefault();
+                onSelect(index);
+              }
+            }
+          : undefined
+      }
     />
   );
 }

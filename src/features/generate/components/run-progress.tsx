@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useStudioStore } from '@/stores/studio-store';
 
 /** Ticks while a run is going, so the elapsed time moves between steps. */
@@ -25,11 +25,19 @@ export function RunProgress() {
   const msPerForward = useStudioStore((s) => s.msPerForward);
   const loadPhase = useStudioStore((s) => (s.load.state === 'loading' ? s.load.phase : null));
   const now = useNow(status === 'running');
+  const section = useRef<HTMLElement>(null);
+  // On a narrow screen the controls sit above the results: bring the progress into view.
+  useEffect(() => {
+    const box = section.current?.getBoundingClientRect();
+    if (status === 'running' && box && (box.top < 0 || box.top > window.innerHeight - 80)) section.current?.scrollIntoView({ block: 'start' });
+  }, [status]);
   const elapsed = status === 'running' && startedAt !== null ? Math.max(elapsedMs, now - startedAt) : elapsedMs;
   const label =
     status === 'running'
-      ? step === 0 && loadPhase
-        ? `Loading model (${loadPhase.replace('-', ' ')})…`
+      ? step === 0
+        ? loadPhase
+          ? `Loading model (${loadPhase.replace('-', ' ')})…`
+          : `Running step 1 of ${steps}…`
         : `Step ${step} of ${steps}`
       : status === 'done'
         ? `Done: ${steps} steps`
@@ -38,7 +46,7 @@ export function RunProgress() {
           : 'Ready';
 
   return (
-    <section className="panel progress" aria-label="progress">
+    <section ref={section} className="panel progress" aria-label="progress">
       <div data-testid="status" data-state={status} className={`status status-${status}`}>
         {label}
       </div>

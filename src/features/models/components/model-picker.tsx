@@ -1,6 +1,7 @@
-import type { ReactNode } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { comparableModels, defaultComparison, writeCompareParams } from '@/lib/compare-params';
 import { manifestUrl } from '@/lib/manifest';
+import { clearModelCache, modelCacheSize } from '@/lib/model-cache';
 import { costRows, formatCount } from '@/lib/model-cost';
 import { selectedModel, useStudioStore } from '@/stores/studio-store';
 
@@ -28,13 +29,14 @@ export function ModelPicker({ controls }: { controls?: ReactNode }) {
     );
   }
 
+  const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
   const loadText =
     load.state === 'loading'
       ? load.phase === 'downloading' && load.totalBytes
-        ? `downloading ${Math.round((100 * load.loadedBytes) / load.totalBytes)} %`
+        ? `downloading ${mb(load.loadedBytes)} / ${mb(load.totalBytes)} MB (${Math.round((100 * load.loadedBytes) / load.totalBytes)} %)`
         : (load.phase ?? 'loading').replace('-', ' ')
       : load.state === 'ready'
-        ? `ready${load.loadMs ? ` (${Math.round(load.loadMs)} ms)` : ''}`
+        ? `ready${load.cached ? ', from the browser cache' : ''}${load.loadMs ? ` (${Math.round(load.loadMs)} ms)` : ''}`
         : load.state === 'error'
           ? 'failed to load'
           : '';
@@ -84,6 +86,10 @@ export function ModelPicker({ controls }: { controls?: ReactNode }) {
           <dd>
             {model.file} · {formatCount(model.bytes)}B · <span data-testid="model-load">{loadText}</span>
           </dd>
+          <dt>Cache</dt>
+          <dd>
+            <ModelCacheControl key={load.state === 'ready' ? load.key : 'loading'} />
+          </dd>
         </dl>
       )}
       {model && comparableModels(manifest, model).length > 1 && (
@@ -100,5 +106,28 @@ export function ModelPicker({ controls }: { controls?: ReactNode }) {
         </details>
       )}
     </section>
+  );
+}
+
+/** What the browser keeps of the model files (Cache Storage), and a way to forget it. */
+function ModelCacheControl() {
+  const [size, setSize] = useState<{ files: number; bytes: number } | null>(null);
+  useEffect(() => {
+    let live = true;
+    modelCacheSize()
+      .then((s) => live && setSize(s))
+      .catch(() => live && setSize(null));
+    return () => {
+      live = false;
+    };
+  }, []);
+  if (!size) return <span>not available here</span>;
+  return (
+    <span data-testid="model-cache">
+      {size.files} file{size.files === 1 ? '' : 's'}, {formatCount(size.bytes)}B{' '}
+      <button type="button" className="inline" data-testid="clear-cache" disabled={size.files === 0} onClick={() => void clearModelCache().then(() => setSize({ files: 0, bytes: 0 }))}>
+        Clear
+      </button>
+    </span>
   );
 }

@@ -1,22 +1,22 @@
 import { useState } from 'react';
-import { selectedModel, useStudioStore } from '@/stores/studio-store';
+import { useStudioStore } from '@/stores/studio-store';
 import { useTimelineStore } from '@/features/timeline/store';
-import { captioned, download, encodeGif, gridFrame, pngBlob, upscale } from '../lib/export';
+import { captioned, download, encodeGif, exportBaseName, gridFrame, pngBlob, upscale } from '../lib/export';
 import { formatSigma } from './step-slider';
 
 const SCALE = 4;
 
 /** PNG of the enlarged final image, PNG grid of the batch, GIF of the enlarged image's trajectory. */
 export function ExportButtons() {
-  const params = useStudioStore((s) => s.params);
-  const model = useStudioStore(selectedModel);
+  const info = useStudioStore((s) => s.trajectory);
   const done = useStudioStore((s) => s.status === 'done');
-  const recorded = useStudioStore((s) => s.trajectory?.recorded ?? 0);
+  const recorded = info?.recorded ?? 0;
   const zoomed = useTimelineStore((s) => s.zoomed);
   const view = useTimelineStore((s) => s.view);
   const fps = useTimelineStore((s) => s.fps);
   const [busy, setBusy] = useState(false);
-  const base = `${model?.id ?? 'diffit'}-seed${params.seed}-${recorded}steps`;
+  // The run's own settings name the files, so that different runs never overwrite one another.
+  const base = info ? exportBaseName(info.model, info.params, recorded) : 'diffit';
   const disabled = !done || recorded === 0 || busy;
 
   /** The final image of each of the batch. */

@@ -1,4 +1,4 @@
-import type { PointerEvent } from 'react';
+import type { KeyboardEvent, PointerEvent } from 'react';
 import { FrameCanvas } from '@/components/frame-canvas';
 import { useTimelineStore } from '@/features/timeline/store';
 
@@ -21,16 +21,32 @@ export function ZoomView({ explore }: { explore: boolean }) {
   const overlay = useTimelineStore((s) => s.overlay);
   const query = useTimelineStore((s) => s.query);
   const pinned = useTimelineStore((s) => s.pinned);
-  const { hover, pick } = useTimelineStore.getState();
+  const { hover, pick, moveQuery } = useTimelineStore.getState();
   const frame = frames[zoomed];
   if (!frame) return <div className="zoom empty">Click an image of the batch to enlarge it.</div>;
   const size = frame.width;
+  // Keyboard: arrow keys move the query pixel (pinned), Escape releases it.
+  const onKey = (e: KeyboardEvent<HTMLDivElement>) => {
+    const moves: Record<string, [number, number]> = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+    const move = moves[e.key];
+    if (move) {
+      e.preventDefault();
+      moveQuery(move[0] * (e.shiftKey ? 4 : 1), move[1] * (e.shiftKey ? 4 : 1), size);
+    } else if (e.key === 'Escape' && query) {
+      e.preventDefault();
+      pick(query.y, query.x);
+    }
+  };
   return (
     <figure className="zoom-figure">
       <div
         className="zoom"
         data-testid="zoom"
         data-index={zoomed}
+        tabIndex={explore ? 0 : undefined}
+        role={explore ? 'application' : undefined}
+        aria-label={explore ? `image ${zoomed + 1}, enlarged: arrow keys move the attention query pixel${query ? ` (now ${query.y}, ${query.x})` : ''}, shift for 4 pixels` : undefined}
+        onKeyDown={explore ? onKey : undefined}
         onPointerMove={explore ? (e) => { const p = pixelAt(e, size); hover(p.y, p.x); } : undefined}
         onClick={explore ? (e) => { const p = pixelAt(e as unknown as PointerEvent<HTMLElement>, size); pick(p.y, p.x); } : undefined}
       >
