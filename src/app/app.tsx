@@ -38,7 +38,13 @@ function Studio() {
   return (
     <main className="app">
       <header className="app-header">
-        <h1>DiffiT Studio</h1>
+        <div>
+          <h1>DiffiT Studio</h1>
+          <p className="intro" data-testid="intro">
+            DiffiT is a diffusion vision transformer whose self-attention depends on the noise level. It runs here, in your browser: watch noise
+            become images step by step, scrub the trajectory, and see where each pixel attends.
+          </p>
+        </div>
         <StudioBackendBadge />
       </header>
       <StudioNotices />

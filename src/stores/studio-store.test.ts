@@ -88,6 +88,12 @@ describe('studio store', () => {
     expect(useStudioStore.getState().load.state).toBe('ready');
   });
 
+  it('starts with a run on a first visit (no parameters)', async () => {
+    await useStudioStore.getState().init('');
+    expect(fake.requests.map((r) => r.type)).toEqual(['generate']);
+    expect(useStudioStore.getState().status).toBe('running');
+  });
+
   it('shows a backend fallback as a notice', async () => {
     await useStudioStore.getState().init('?backend=webgpu');
     fake.emit({ type: 'status', id: 1, phase: 'ready', modelId: 'diffit-fmnist', info: { backend: 'wasm', notice: 'no WebGPU', threads: 1 } });
@@ -97,7 +103,7 @@ describe('studio store', () => {
   });
 
   it('generates: writes the URL, streams frames, ends with pixels', async () => {
-    await useStudioStore.getState().init('');
+    await useStudioStore.getState().init('?seed=0');
     useStudioStore.getState().setParam('batch', 2);
     useStudioStore.getState().setParam('seed', 4);
     useStudioStore.getState().generate();
@@ -127,7 +133,7 @@ describe('studio store', () => {
   });
 
   it('cancels back to idle with a notice', async () => {
-    await useStudioStore.getState().init('');
+    await useStudioStore.getState().init('?seed=0');
     useStudioStore.getState().generate();
     const run = fake.requests.at(-1)!;
     useStudioStore.getState().cancel();
@@ -140,7 +146,7 @@ describe('studio store', () => {
   });
 
   it('keeps the last finished run when the next one is cancelled', async () => {
-    await useStudioStore.getState().init('');
+    await useStudioStore.getState().init('?seed=0');
     useStudioStore.getState().setParam('batch', 1);
     const shape: [number, number, number, number] = [1, 1, 2, 2];
     const play = (x: number, steps: number, finish: boolean) => {
@@ -168,7 +174,7 @@ describe('studio store', () => {
   });
 
   it('turns a load failure into an error and retries on Generate', async () => {
-    await useStudioStore.getState().init('');
+    await useStudioStore.getState().init('?seed=0');
     fake.emit({ type: 'error', id: 1, stage: 'load', message: 'bad sha', cancelled: false });
     expect(useStudioStore.getState()).toMatchObject({ status: 'error', error: 'bad sha', load: { state: 'error' } });
     useStudioStore.getState().generate();

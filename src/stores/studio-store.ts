@@ -119,7 +119,9 @@ export const useStudioStore = create<StudioState>()((set, get) => {
       const { params, problems } = readUrlParams(search, manifest);
       set({ manifest, manifestState: 'ready', params, steps: params.steps });
       problems.forEach((text, i) => notify({ id: `url-${i}`, level: 'warning', text }));
-      preload();
+      // A first visit (no parameters) starts with a run, so the page shows what it does at once.
+      if (new URLSearchParams(search).size === 0) get().generate();
+      else preload();
     },
 
     setParam: (key, value) => {
