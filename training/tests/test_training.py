@@ -12,6 +12,7 @@ from diffit.checkpoint import load_checkpoint
 from diffit.data import DataError, load_fashion_mnist, read_idx
 from diffit.diffusion import EDMLoss
 from diffit.models import build_model
+from diffit.train import main as train_main
 
 from conftest import REPO
 
@@ -195,3 +196,38 @@ def test_export_reads_its_side_files_before_writing(tmp_path, tiny_fmnist):
         assert result.returncode == 2 and "cannot read the" in result.stderr
         assert not (models / "t.onnx").exists()
         assert (models / "manifest.json").read_text() == '{"version": 1, "models": []}\n'
+
+
+def train_error(capsys, *args) -> str:
+    """Run diffit.train in-process, expecting exit 2; its stderr (one line)."""
+    with pytest.raises(SystemExit) as exit_info:
+        train_main(list(map(str, [*args, "--quiet", "--device", "cpu"])))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_unwritable_out_stops_before_any_work(tmp_path, tiny_fmnist, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    err = train_error(capsys, "--model", "diffit-tiny", "--data", tiny_fmnist, "--out", blocker / "run")
+    assert "is a file, not a folder" in err
+    err = train_error(capsys, "--model", "diffit-tiny", "--data", tiny_fmnist, "--out", "/proc/diffit-run")
+    assert "not writable" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "fmnist"]  # nothing written
+
+
+def test_data_that_is_not_a_data_set_is_named_for_what_it_is(tmp_path, capsys):
+    out = tmp_path / "run"
+    err = train_error(capsys, "--model", "diffit-tiny-rgb", "--dataset", "cifar10", "--data", "/etc/passwd", "--out", out)
+    assert "/etc/passwd is a file" in err and "does not exist" not in err
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"this is no zip archive\n" * 10)
+    err = train_error(capsys, "--model", "diffit-tiny", "--data", garbage, "--out", out)
+    assert "is not a .npz archive" in err and "pickle" not in err
+    other = tmp_path / "other.npz"
+    np.savez(other, weights=np.zeros(3))
+    err = train_error(capsys, "--model", "diffit-tiny", "--data", other, "--out", out)
+    assert "lacks classes, dataset, train_images, train_labels" in err
+    assert not out.exists()
