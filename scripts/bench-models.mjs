@@ -12,6 +12,8 @@
 //      goes into public/models/manifest.json (no other field is touched).
 //
 // Usage: node scripts/bench-models.mjs [--runs 30] [--no-record]
+//        node scripts/bench-models.mjs --gpu [options]: the real-GPU mode instead (WebGPU through
+//        Dawn in Node, next to PyTorch CUDA), scripts/gpu-bench/bench.mjs; docs/gpu-bench.md.
 // A benchmark, not a test: it asserts nothing about times. Run it alone (the 2 cores are shared):
 //   flock /tmp/diffit-e2e.lock npm run bench
 import { spawnSync } from 'node:child_process';
@@ -19,13 +21,19 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from '@playwright/test';
-import { createServer } from 'vite';
 import { chromiumLaunchOptions } from './chromium.mjs';
+import { quartiles } from './stats.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 const argv = process.argv.slice(2);
+if (argv.includes('--gpu')) {
+  // A GPU machine may have no node_modules: nothing below is imported in this mode.
+  const r = spawnSync(process.execPath, [resolve(ROOT, 'scripts/gpu-bench/bench.mjs'), ...argv.filter((a) => a !== '--gpu')], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
+const { chromium } = await import('@playwright/test');
+const { createServer } = await import('vite');
 const option = (name, fallback) => {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : fallback;
@@ -35,17 +43,6 @@ const WARMUP = 3;
 const RECORD = !argv.includes('--no-record');
 const OUT_DIR = resolve(ROOT, 'bench');
 const MANIFEST = resolve(ROOT, 'public/models/manifest.json');
-
-/** Quartiles with linear interpolation (numpy's default), so both halves summarise alike. */
-function quartiles(values) {
-  const s = [...values].sort((a, b) => a - b);
-  const at = (p) => {
-    const h = (s.length - 1) * p;
-    const lo = Math.floor(h);
-    return s[lo] + (h - lo) * ((s[Math.min(lo + 1, s.length - 1)] ?? s[lo]) - s[lo]);
-  };
-  return { median_ms: at(0.5), q25_ms: at(0.25), q75_ms: at(0.75), runs: s.length };
-}
 
 function run(cmd, args) {
   const r = spawnSync(cmd, args, { cwd: ROOT, stdio: 'inherit' });

@@ -1,0 +1,225 @@
+#!/usr/bin/env node
+// `npm run bench -- --gpu`: the shipped models on a real GPU, for a machine that has one.
+//
+//   1. WebGPU: onnxruntime-web in Node on Dawn (the npm `webgpu` package, installed by
+//      scripts/gpu-bench/prepare.sh into .carry/gpu-bench/, never into node_modules), one process
+//      per bundle (BUNDLES below), ms per forward at each batch, `denoised` only, and the largest
+//      difference from the same bundle's WASM backend;
+//   2. PyTorch on CUDA, same models and batches: eager and CUDA-graph replay
+//      (training/scripts/bench_cuda.py; skipped with its reason where there is no CUDA);
+//   3. one table, and bench/gpu-results.json with the hardware named.
+//
+// Usage: node scripts/gpu-bench/bench.mjs [--models diffit-fmnist,dws-fmnist,diffip-fmnist | all]
+//   [--batches 1,2,8] [--runs 30] [--warmup 3] [--bundles jsep,webgpu] [--model-dir public/models]
+//   [--ort node_modules/onnxruntime-web/dist] [--webgpu .carry/gpu-bench/node_modules/webgpu]
+//   [--python .venv/bin/python] [--no-cuda] [--allow-fallback-adapter] [--out bench/gpu-results.json]
+// A benchmark, not a test: it asserts nothing about times. docs/gpu-bench.md: the run on a GPU machine.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, platform, release, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BenchError, chooseAdapter, installWebGPU } from './webgpu-node.mjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+/** onnxruntime-web's bundles that can drive WebGPU, by the name the results use. */
+export const BUNDLES = {
+  jsep: 'ort.bundle.min.mjs', // the default export: JS execution provider (JSEP) for WebGPU
+  webgpu: 'ort.webgpu.bundle.min.mjs', // `onnxruntime-web/webgpu`, the app's: the C++ WebGPU EP built to WASM
+};
+export const DEFAULT_MODELS = ['diffit-fmnist', 'dws-fmnist', 'diffip-fmnist'];
+
+/** Parses the command line; a bad value is a BenchError. */
+export function parseArgs(argv) {
+  const known = new Set(['--models', '--batches', '--runs', '--warmup', '--bundles', '--model-dir', '--ort', '--webgpu', '--python', '--manifest', '--out']);
+  const flags = new Set(['--no-cuda', '--allow-fallback-adapter']);
+  const values = {};
+  for (let i = 0; i < argv.length; i++) {
+    if (flags.has(argv[i])) values[argv[i]] = true;
+    else if (known.has(argv[i]) && i + 1 < argv.length) values[argv[i]] = argv[++i];
+    else throw new BenchError(`unknown or incomplete option ${argv[i]} (see the usage at the top of scripts/gpu-bench/bench.mjs)`);
+  }
+  const ints = (name, text) => {
+    const list = text.split(',').map(Number);
+    if (list.some((n) => !Number.isInteger(n) || n < 0)) throw new BenchError(`${name} wants whole numbers, got ${text}`);
+    return list;
+  };
+  const bundles = (values['--bundles'] ?? Object.keys(BUNDLES).join(',')).split(',');
+  for (const b of bundles) if (!BUNDLES[b]) throw new BenchError(`unknown bundle ${b}; choose from ${Object.keys(BUNDLES).join(', ')}`);
+  const [runs] = ints('--runs', values['--runs'] ?? '30');
+  if (runs < 1) throw new BenchError('--runs must be at least 1');
+  const python = values['--python'] ?? (existsSync(resolve(ROOT, '.venv/bin/python')) ? resolve(ROOT, '.venv/bin/python') : 'python3');
+  return {
+    models: (values['--models'] ?? DEFAULT_MODELS.join(',')).split(','),
+    batches: ints('--batches', values['--batches'] ?? '1,2,8').filter((b) => b > 0),
+    runs,
+    warmup: ints('--warmup', values['--warmup'] ?? '3')[0],
+    bundles,
+    manifest: resolve(ROOT, values['--manifest'] ?? 'public/models/manifest.json'),
+    modelDir: resolve(ROOT, values['--model-dir'] ?? 'public/models'),
+    ortDir: resolve(ROOT, values['--ort'] ?? 'node_modules/onnxruntime-web/dist'),
+    webgpuDir: resolve(ROOT, values['--webgpu'] ?? '.carry/gpu-bench/node_modules/webgpu'),
+    python,
+    cuda: !values['--no-cuda'],
+    allowFallback: Boolean(values['--allow-fallback-adapter']),
+    out: resolve(ROOT, values['--out'] ?? 'bench/gpu-results.json'),
+  };
+}
+
+/** The manifest entries to run, each with its ONNX file checked against the manifest's sha256. */
+export function selectModels(manifest, ids, modelDir) {
+  const entries = ids.length === 1 && ids[0] === 'all' ? manifest.models : ids.map((id) => manifest.models.find((m) => m.id === id) ?? id);
+  return entries.map((e) => {
+    if (typeof e === 'string') throw new BenchError(`no model ${e} in the manifest; choose from ${manifest.models.map((m) => m.id).join(', ')}`);
+    const path = join(modelDir, e.file);
+    if (!existsSync(path)) throw new BenchError(`${path} is missing (--model-dir names the folder with the ONNX files)`);
+    const sha = createHash('sha256').update(readFileSync(path)).digest('hex');
+    if (e.sha256 && sha !== e.sha256) throw new BenchError(`${path} is not the manifest's ${e.id} (sha256 differs)`);
+    return { id: e.id, variant: e.variant, dataset: e.dataset, path, channels: e.channels, resolution: e.resolution, numClasses: e.num_classes };
+  });
+}
+
+function cpuName() {
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
+    if (line) return line.split(':')[1].trim();
+  } catch {}
+  return cpus()[0]?.model ?? 'unknown CPU';
+}
+
+function readJson(path) {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** Runs one bundle in a child process; its result, or `{ error }` from its last stderr line. */
+function runBundle(bundle, options, models, scratch) {
+  const out = join(scratch, `${bundle}.json`);
+  const job = { bundle, file: BUNDLES[bundle], ortDir: options.ortDir, webgpuDir: options.webgpuDir, allowFallback: options.allowFallback, runs: options.runs, warmup: options.warmup, batches: options.batches, models, out };
+  if (!existsSync(join(options.ortDir, job.file))) return { bundle, file: job.file, error: `${join(options.ortDir, job.file)} is missing (--ort names onnxruntime-web's dist folder)` };
+  console.log(`webgpu: bundle ${bundle} (${job.file}), ${models.length} model(s), batches ${options.batches.join('/')}, ${options.runs} runs after ${options.warmup} warm-up…`);
+  const r = spawnSync(process.execPath, [join(HERE, 'run-bundle.mjs'), JSON.stringify(job)], { cwd: ROOT, stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8', maxBuffer: 64 << 20 });
+  process.stderr.write(r.stderr.split('\n').filter((l) => /^(jsep|webgpu): /.test(l)).map((l) => `${l}\n`).join(''));
+  const result = r.status === 0 ? readJson(out) : null;
+  if (result) return result;
+  const lines = (r.stderr ?? '').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('at ') && l.length < 400);
+  return { bundle, file: job.file, error: `exit ${r.status ?? r.signal}: ${lines.at(-1) ?? 'no message'}` };
+}
+
+/** PyTorch CUDA eager and graph timings (training/scripts/bench_cuda.py), or why there are none. */
+function runCuda(options, models, scratch) {
+  if (!options.cuda) return { skipped: '--no-cuda' };
+  const out = join(scratch, 'cuda.json');
+  const args = [resolve(ROOT, 'training/scripts/bench_cuda.py'), '--manifest', options.manifest, '--models', models.map((m) => m.id).join(','), '--batches', options.batches.join(','), '--runs', String(options.runs), '--warmup', String(options.warmup), '--json', out];
+  console.log(`cuda: ${options.python} training/scripts/bench_cuda.py …`);
+  const r = spawnSync(options.python, args, { cwd: ROOT, stdio: 'inherit', env: { ...process.env, PYTHONPATH: [resolve(ROOT, 'training'), process.env.PYTHONPATH].filter(Boolean).join(':') } });
+  if (r.error) return { skipped: `${options.python} did not start (${r.error.code}); pass --python` };
+  if (r.status !== 0) return { skipped: `bench_cuda.py failed (exit ${r.status})` };
+  return readJson(out) ?? { skipped: 'bench_cuda.py wrote no results' };
+}
+
+/** The results file: per model, per runtime, per batch. */
+export function assemble({ options, models, adapter, bundles, cuda, webgpuVersion, measuredAt }) {
+  const runtimes = {};
+  for (const b of bundles) runtimes[`webgpu_${b.bundle}`] = b;
+  const rows = models.map((m) => {
+    const ms = {};
+    const errors = {};
+    for (const [name, b] of Object.entries(runtimes)) {
+      const row = b.models?.[m.id];
+      const error = b.error ?? row?.error;
+      if (error) errors[name] = error;
+      else ms[name] = Object.fromEntries(options.batches.map((n) => [n, row?.batches?.[n] ?? { error: 'not run' }]));
+    }
+    for (const mode of ['eager', 'graph']) {
+      const t = cuda.models?.[m.id]?.[mode];
+      if (t) ms[`pytorch_cuda_${mode}`] = t;
+    }
+    return { id: m.id, dataset: m.dataset, variant: m.variant, ms_per_forward: ms, errors };
+  });
+  const version = bundles.find((b) => b.version)?.version ?? null;
+  return {
+    kind: 'diffit-gpu-bench',
+    measured_at: measuredAt,
+    batches: options.batches,
+    runs: options.runs,
+    warmup: options.warmup,
+    outputs: ['denoised'],
+    machine: {
+      cpu: cpuName(),
+      cores: cpus().length,
+      os: `${platform()} ${release()}`,
+      node: process.version,
+      webgpu: { package: `webgpu ${webgpuVersion}`, adapter },
+      gpu: cuda.device ?? adapter.description ?? null,
+    },
+    onnxruntime_web: version,
+    bundles: Object.fromEntries(bundles.map((b) => [b.bundle, { file: b.file, error: b.error ?? null }])),
+    pytorch: cuda.models ? { torch: cuda.torch, cuda: cuda.cuda, device: cuda.device, dtype: cuda.dtype, tf32: cuda.tf32, weights: cuda.weights } : { skipped: cuda.skipped ?? 'no results' },
+    models: rows,
+  };
+}
+
+export function formatTable(results) {
+  const lines = [];
+  const { machine } = results;
+  const a = machine.webgpu.adapter;
+  lines.push(`${machine.gpu ?? '?'}; WebGPU adapter ${a.vendor} ${a.architecture} (${a.description})${a.is_fallback ? ' — SOFTWARE, not a GPU' : ''}; ${machine.webgpu.package}, Node ${machine.node}, onnxruntime-web ${results.onnxruntime_web ?? '?'}; ${machine.cpu}.`);
+  lines.push(`Median ms per forward (ms per image) over ${results.runs} runs after ${results.warmup} warm-up, 'denoised' only; WebGPU includes reading the output back.`);
+  const cell = (t) => (!t ? '–' : t.error ? 'error' : `${t.median_ms.toFixed(2)} (${(t.median_ms / t.batch_size).toFixed(2)})`);
+  lines.push(['model'.padEnd(15), 'runtime'.padEnd(20), ...results.batches.map((b) => `batch ${b}`.padStart(18))].join(''));
+  for (const m of results.models) {
+    for (const [name, byBatch] of Object.entries(m.ms_per_forward)) {
+      lines.push([m.id.padEnd(15), name.padEnd(20), ...results.batches.map((b) => cell(byBatch[b] && { ...byBatch[b], batch_size: b }).padStart(18))].join(''));
+    }
+    for (const [name, error] of Object.entries(m.errors)) lines.push(`${m.id.padEnd(15)}${name.padEnd(20)}failed: ${error}`);
+  }
+  if (results.pytorch.skipped) lines.push(`PyTorch CUDA: skipped (${results.pytorch.skipped})`);
+  else lines.push(`PyTorch ${results.pytorch.torch}, CUDA ${results.pytorch.cuda}, ${results.pytorch.dtype}, TF32 ${results.pytorch.tf32 ? 'on' : 'off'}, weights: ${results.pytorch.weights}`);
+  const diffs = results.models.flatMap((m) => Object.entries(m.ms_per_forward).filter(([n]) => n.startsWith('webgpu_')).flatMap(([, byBatch]) => Object.values(byBatch).map((t) => t.max_abs_diff_vs_wasm).filter((d) => d !== undefined)));
+  if (diffs.length) lines.push(`largest |WebGPU - WASM| on 'denoised': ${Math.max(...diffs).toExponential(2)}`);
+  return lines.join('\n');
+}
+
+async function main() {
+  const options = parseArgs(process.argv.slice(2));
+  const manifest = readJson(options.manifest);
+  if (!manifest?.models) throw new BenchError(`${options.manifest} is missing or not a manifest`);
+  const models = selectModels(manifest, options.models, options.modelDir);
+  // Fail before anything runs when there is no GPU to measure.
+  const gpu = await installWebGPU(options.webgpuDir);
+  const { info: adapter } = await chooseAdapter(gpu, { allowFallback: options.allowFallback });
+  console.log(`WebGPU adapter: ${adapter.vendor} ${adapter.architecture} (${adapter.description})${adapter.is_fallback ? ', software' : ''}`);
+  const webgpuVersion = readJson(join(options.webgpuDir, 'package.json'))?.version ?? '?';
+  const measuredAt = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const scratch = mkdtempSync(join(tmpdir(), 'gpu-bench-'));
+  try {
+    const bundles = options.bundles.map((b) => runBundle(b, options, models, scratch));
+    const cuda = runCuda(options, models, scratch);
+    const results = assemble({ options, models, adapter, bundles, cuda, webgpuVersion, measuredAt });
+    console.log(`\n${formatTable(results)}`);
+    mkdirSync(dirname(options.out), { recursive: true });
+    writeFileSync(`${options.out}.tmp`, `${JSON.stringify(results, null, 1)}\n`);
+    renameSync(`${options.out}.tmp`, options.out);
+    console.log(`wrote ${options.out}`);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().then(
+    () => process.exit(0), // Dawn keeps the event loop alive
+    (e) => {
+      if (!(e instanceof BenchError)) throw e;
+      console.error(`gpu bench: ${e.message}`);
+      process.exit(2);
+    },
+  );
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Prepare, on this machine, everything the GPU run needs and the GPU machine cannot fetch (it has
+# no network): one archive, .carry/gpu-bench/gpu-bench.tar.xz (ignored; the device call carries
+# it), holding
+#   node/bin/node                   this machine's Node (20+, linux x64), stripped
+#   node_modules/webgpu/            the npm `webgpu` package (Dawn), linux-x64 binary only
+#   onnxruntime-web/                package.json and the WebGPU bundles with their .wasm, from node_modules
+#   debs/                           the Vulkan loader (Debian's libvulkan1), unpacked on the machine
+#   models/                         the ONNX files of the benched models (the tracked ones stay home:
+#                                   scripts/gpu-bench/slim.sh moves them out for the call)
+# and prints the size that will travel. Usage: scripts/gpu-bench/prepare.sh [model ids, default the
+# Fashion-MNIST three]. docs/gpu-bench.md has the whole sequence.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+WEBGPU_VERSION=0.6.2 # the `webgpu` package measured on an H200 (issue 10)
+if [ $# -gt 0 ]; then MODELS=("$@"); else
+  read -r -a MODELS <<<"$(node -e "import('./scripts/gpu-bench/bench.mjs').then((m) => console.log(m.DEFAULT_MODELS.join(' ')))")"
+fi
+CARRY=.carry/gpu-bench
+LIMIT=$((64 << 20)) # the device call's travelling tree
+
+die() { echo "prepare: $*" >&2; exit 2; }
+node -e 'process.exit(process.arch === "x64" && process.platform === "linux" && +process.versions.node.split(".")[0] >= 20 ? 0 : 1)' \
+  || die "the GPU machine is linux x64 and the bench wants Node 20+: this node is $(node -p 'process.platform+" "+process.arch+" "+process.version')"
+ORT=node_modules/onnxruntime-web
+[ -f $ORT/package.json ] || die "no $ORT: run npm ci first"
+command -v xz >/dev/null || die "xz is missing (apt-get install xz-utils)"
+
+STAGE=$(mktemp -d)
+trap 'rm -rf "$STAGE"' EXIT
+mkdir -p "$STAGE"/{node/bin,node_modules/webgpu,onnxruntime-web/dist,debs,models}
+
+echo "node $(node --version) from $(command -v node)"
+cp "$(readlink -f "$(command -v node)")" "$STAGE/node/bin/node"
+strip "$STAGE/node/bin/node" 2>/dev/null || echo "  (strip not found: node travels with its symbols)"
+
+echo "webgpu@$WEBGPU_VERSION from npm"
+(cd "$STAGE" && npm pack --silent "webgpu@$WEBGPU_VERSION" >/dev/null)
+tar xzf "$STAGE/webgpu-$WEBGPU_VERSION.tgz" -C "$STAGE/node_modules/webgpu" --strip-components=1 \
+  package/package.json package/index.js package/LICENSE.md package/dist/linux-x64/dawn.node
+rm "$STAGE/webgpu-$WEBGPU_VERSION.tgz"
+
+echo "onnxruntime-web $(node -p "require('./$ORT/package.json').version") from $ORT"
+cp $ORT/package.json "$STAGE/onnxruntime-web/"
+# ort.bundle.min.mjs loads the .jsep.wasm, ort.webgpu.bundle.min.mjs the .asyncify.wasm (scripts/gpu-bench/bench.mjs BUNDLES).
+for f in ort.bundle.min.mjs ort-wasm-simd-threaded.jsep.wasm ort.webgpu.bundle.min.mjs ort-wasm-simd-threaded.asyncify.wasm; do
+  cp "$ORT/dist/$f" "$STAGE/onnxruntime-web/dist/"
+done
+
+echo "libvulkan1 (amd64) from Debian"
+APT=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64-lists)
+mkdir -p /tmp/amd64-lists/partial
+apt-get "${APT[@]}" update -qq >/dev/null
+(cd "$STAGE/debs" && apt-get "${APT[@]}" download -qq libvulkan1 2>/dev/null)
+ls "$STAGE"/debs/libvulkan1_*.deb >/dev/null || die "apt-get download libvulkan1 failed"
+
+for id in "${MODELS[@]}"; do
+  file=$(node -e "const m=require('./public/models/manifest.json').models.find(e=>e.id===process.argv[1]); if(!m) process.exit(1); console.log(m.file)" "$id") \
+    || die "no model $id in public/models/manifest.json"
+  [ -f "public/models/$file" ] || die "public/models/$file is missing (restore it: scripts/gpu-bench/slim.sh back)"
+  cp "public/models/$file" "$STAGE/models/"
+done
+echo "models: ${MODELS[*]}"
+
+mkdir -p $CARRY
+rm -f $CARRY/gpu-bench.tar.xz
+echo "packing (xz, about a minute)…"
+tar cf - -C "$STAGE" . | xz -6 -T1 >$CARRY/gpu-bench.tar.xz.part
+mv $CARRY/gpu-bench.tar.xz.part $CARRY/gpu-bench.tar.xz
+printf '%s\n' "${MODELS[@]}" >$CARRY/models.txt
+
+carry=$(du -cb $CARRY | tail -1 | cut -f1)
+rest=$(scripts/gpu-bench/slim.sh size)
+total=$((carry + rest))
+awk -v c="$carry" -v r="$rest" 'BEGIN { printf "travels: carry %.1f MiB + the slim tree %.1f MiB = %.1f MiB (limit 64 MiB)\n", c / 2^20, r / 2^20, (c + r) / 2^20 }'
+[ "$total" -lt "$LIMIT" ] || die "that is over the device call's 64 MiB: bench fewer models"
