@@ -1,8 +1,7 @@
-import { useEffect } from 'react';
+import { lazy, Suspense, useEffect } from 'react';
 import { BackendBadge } from '@/components/backend-badge';
 import { ErrorBanner } from '@/components/error-banner';
 import { Notices } from '@/components/notices';
-import { CompareView } from '@/features/compare/components/compare-view';
 import { GenerateControls } from '@/features/generate/components/generate-controls';
 import { ResultGrid } from '@/features/generate/components/result-grid';
 import { RunProgress } from '@/features/generate/components/run-progress';
@@ -14,6 +13,9 @@ import { useStudioStore } from '@/stores/studio-store';
 import { useTimelineStore } from '@/features/timeline/store';
 import type { ImageFrame } from '@/lib/frames';
 
+// The compare view (its store, workers and panels) loads only for `?compare=…`.
+const CompareView = lazy(() => import('@/features/compare/components/compare-view').then((m) => ({ default: m.CompareView })));
+
 /** `?compare=…` opens the compare view (its own store and workers); anything else, the studio. */
 export function App() {
   if (isCompareUrl(location.search)) {
@@ -22,7 +24,9 @@ export function App() {
         <header className="app-header">
           <h1>DiffiT Studio · compare models</h1>
         </header>
-        <CompareView />
+        <Suspense fallback={<section className="panel">Loading the compare view…</section>}>
+          <CompareView />
+        </Suspense>
       </main>
     );
   }

@@ -1,7 +1,10 @@
 import { useState } from 'react';
 import { useStudioStore } from '@/stores/studio-store';
 import { useTimelineStore } from '@/features/timeline/store';
-import { captioned, download, encodeGif, exportBaseName, gridFrame, pngBlob, upscale } from '../lib/export';
+import { exportBaseName } from '../lib/export-name';
+
+/** The encoders (and gifenc) load on the first export, not with the page. */
+const encoders = () => import('../lib/export');
 import { formatSigma } from './step-slider';
 
 const SCALE = 4;
@@ -22,10 +25,10 @@ export function ExportButtons() {
   /** The final image of each of the batch. */
   const finalFrames = () => useTimelineStore.getState().finalFrames();
 
-  const run = async (work: () => Promise<void>) => {
+  const run = async (work: (lib: Awaited<ReturnType<typeof encoders>>) => Promise<void>) => {
     setBusy(true);
     try {
-      await work();
+      await work(await encoders());
     } finally {
       setBusy(false);
     }
@@ -37,11 +40,11 @@ export function ExportButtons() {
         type="button"
         data-testid="export-png"
         disabled={disabled}
-        onClick={() => run(async () => download(await pngBlob(upscale(finalFrames()[zoomed], SCALE)), `${base}-image${zoomed + 1}.png`))}
+        onClick={() => run(async ({ download, pngBlob, upscale }) => download(await pngBlob(upscale(finalFrames()[zoomed], SCALE)), `${base}-image${zoomed + 1}.png`))}
       >
         PNG (image {zoomed + 1})
       </button>
-      <button type="button" data-testid="export-grid" disabled={disabled} onClick={() => run(async () => download(await pngBlob(upscale(gridFrame(finalFrames(), 4), SCALE)), `${base}-grid.png`))}>
+      <button type="button" data-testid="export-grid" disabled={disabled} onClick={() => run(async ({ download, gridFrame, pngBlob, upscale }) => download(await pngBlob(upscale(gridFrame(finalFrames(), 4), SCALE)), `${base}-grid.png`))}>
         Grid PNG
       </button>
       <button
@@ -50,7 +53,7 @@ export function ExportButtons() {
         disabled={disabled}
         title={`One frame per step of image ${zoomed + 1} in the current view, with the step and σ under each frame`}
         onClick={() =>
-          run(async () => {
+          run(async ({ captioned, download, encodeGif, upscale }) => {
             const { frames, sigmas } = useTimelineStore.getState().trajectoryFrames(zoomed, view);
             const gifFrames = frames.map((f, i) => captioned(upscale(f, SCALE), `step ${i + 1}/${frames.length} σ=${formatSigma(sigmas[i])}`));
             const bytes = encodeGif(gifFrames, Math.round(1000 / fps));

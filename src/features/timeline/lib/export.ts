@@ -4,14 +4,7 @@
  * under the image. Works on RGBA frames only.
  */
 import { applyPalette, GIFEncoder, quantize } from 'gifenc';
-import type { GenerateParams } from '@/inference/protocol';
 import type { ImageFrame } from '@/lib/frames';
-
-/** `model-seed3-class1-w2-18steps`: every setting that changes the pixels, in the file name. */
-export function exportBaseName(model: string, params: GenerateParams, steps: number): string {
-  const label = params.classLabel === null ? 'none' : String(params.classLabel);
-  return `${model}-seed${params.seed}-class${label}-w${params.guidance}-${steps}steps`;
-}
 
 /** Nearest-neighbour upscaling (crisp pixels), onto a canvas of `width` × `height` at (0, 0). */
 export function upscale(frame: ImageFrame, scale: number): ImageFrame {
