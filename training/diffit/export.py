@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .checkpoint import CheckpointError, load_ema_model
+from .contract import LIMITS
 from .diffusion import EDM
 from .manifest import (
     ManifestError,
@@ -35,7 +36,6 @@ from .manifest import (
     entry_of,
     merge_measured,
     read_json,
-    sampling_limits,
     set_evaluation,
     upsert,
 )
@@ -145,7 +145,7 @@ def check_options(args) -> None:
         check_id(args.id)
     if not (args.rebuild or args.evaluation_only):
         found = default_problems(args.default_steps, args.default_guidance)
-        steps = sampling_limits()["steps"]
+        steps = LIMITS["steps"]
         if not steps["min"] <= args.preview_steps <= steps["max"]:
             found.append(f"--preview-steps {args.preview_steps} must be in [{steps['min']}, {steps['max']}] (contracts/sampling.json)")
         if found:

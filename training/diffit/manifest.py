@@ -28,11 +28,11 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 
+from .contract import LIMITS
 from .models.config import VARIANTS
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO / "contracts" / "manifest.schema.json"
-SAMPLING_PATH = REPO / "contracts" / "sampling.json"
 DATASET_ORDER = ("fashion-mnist", "cifar10", "emoji")  # the app opens the first entry
 # The part of `training` that the checkpoint records; the provenance side file overrides and extends it.
 CHECKPOINT_TRAINING_KEYS = ("dataset_split", "images_seen", "hardware", "wall_time_s", "seed", "torch")
@@ -52,11 +52,6 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema())
 
 
-def sampling_limits() -> dict:
-    """contracts/sampling.json `limits`: the ranges the app, its URL and diffit.sample accept."""
-    return json.loads(SAMPLING_PATH.read_text())["limits"]
-
-
 # ----------------------------------------------------------------------------- checks
 
 
@@ -69,7 +64,7 @@ def check_id(model_id: str) -> None:
 
 def default_problems(steps, guidance) -> list[str]:
     """Where the default steps and guidance fall outside contracts/sampling.json (NaN and infinities included)."""
-    limits, out = sampling_limits(), []
+    limits, out = LIMITS, []
     s, g = limits["steps"], limits["guidance"]
     if isinstance(steps, bool) or not isinstance(steps, int) or not s["min"] <= steps <= s["max"]:
         out.append(f"default_steps {steps!r} must be a whole number in [{s['min']}, {s['max']}] (contracts/sampling.json)")
