@@ -208,6 +208,11 @@ async function main() {
     writeFileSync(`${options.out}.tmp`, `${JSON.stringify(results, null, 1)}\n`);
     renameSync(`${options.out}.tmp`, options.out);
     console.log(`wrote ${options.out}`);
+    const timed = results.models.some((m) => Object.entries(m.ms_per_forward).some(([k, byBatch]) => k.startsWith('webgpu_') && Object.values(byBatch).some((t) => t.median_ms !== undefined)));
+    if (!timed) {
+      console.error('gpu bench: no bundle timed any model on WebGPU (the errors are above and in the results file)');
+      process.exitCode = 1;
+    }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -215,7 +220,7 @@ async function main() {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main().then(
-    () => process.exit(0), // Dawn keeps the event loop alive
+    () => process.exit(process.exitCode ?? 0), // Dawn keeps the event loop alive
     (e) => {
       if (!(e instanceof BenchError)) throw e;
       console.error(`gpu bench: ${e.message}`);

@@ -42,8 +42,9 @@ rm "$STAGE/webgpu-$WEBGPU_VERSION.tgz"
 
 echo "onnxruntime-web $(node -p "require('./$ORT/package.json').version") from $ORT"
 cp $ORT/package.json "$STAGE/onnxruntime-web/"
-# ort.bundle.min.mjs loads the .jsep.wasm, ort.webgpu.bundle.min.mjs the .asyncify.wasm (scripts/gpu-bench/bench.mjs BUNDLES).
-for f in ort.bundle.min.mjs ort-wasm-simd-threaded.jsep.wasm ort.webgpu.bundle.min.mjs ort-wasm-simd-threaded.asyncify.wasm; do
+# ort.bundle.min.mjs loads the .jsep glue and wasm, ort.webgpu.bundle.min.mjs the .asyncify ones
+# (scripts/gpu-bench/bench.mjs BUNDLES); in Node a bundle imports its glue .mjs from beside it.
+for f in ort.bundle.min.mjs ort-wasm-simd-threaded.jsep.{mjs,wasm} ort.webgpu.bundle.min.mjs ort-wasm-simd-threaded.asyncify.{mjs,wasm}; do
   cp "$ORT/dist/$f" "$STAGE/onnxruntime-web/dist/"
 done
 
