@@ -162,12 +162,19 @@ def save_checkpoint(path: Path, state: dict, part_bytes: int | None = PART_BYTES
         index["sections"][section] = {"skeleton": skeleton, "files": files,
                                       "tensors": [(tuple(t.shape), t.dtype) for t in tensors]}
     save_atomic(index, path)
-    keep = {p.name for p in written}
-    pattern = _part_pattern(path.stem)
-    for stale in path.parent.iterdir():
-        if pattern.match(stale.name) and stale.name not in keep:
-            stale.unlink()
+    remove_stale_parts(path)
     return [path, *written]
+
+
+def remove_stale_parts(path: Path) -> list[Path]:
+    """Delete the part files beside the index `path` that it does not name (left by earlier saves); those deleted."""
+    path = Path(path)
+    keep = {p.name for p in checkpoint_files(path)}
+    pattern = _part_pattern(path.stem)
+    stale = [p for p in path.parent.iterdir() if pattern.match(p.name) and p.name not in keep]
+    for p in stale:
+        p.unlink()
+    return stale
 
 
 def checkpoint_files(path: Path) -> list[Path]:
