@@ -16,7 +16,7 @@ of a GPU idle), under `python -m diffit.train --resume --fast --max-seconds ...`
 at most 8 files of 16 MiB (the device's limit); checkpoints first, logs last, anything left out is listed.
 Here, after the call:
 
-    python training/scripts/gpu_run.py unpack --from /work/.device/.../files --into training/checkpoints
+    python training/scripts/gpu_run.py unpack --from <files_at> --into training/checkpoints/cifar10
 """
 
 from __future__ import annotations
@@ -189,8 +189,9 @@ def collect(models: list[str], runs_dir: Path) -> list[tuple[str, Path]]:
 
 
 def unpack(args) -> None:
-    """Here, after the call: check the tars against gpu-run.json, extract, and check every checkpoint loads."""
-    source, into = Path(args.source), Path(args.into)
+    """Here, after the call: check the tars against gpu-run.json; checkpoints (index and parts) into --into, checked
+    and with the parts they no longer name removed; samples, summaries, evaluations and logs into --extras."""
+    source, into, extras = Path(args.source), Path(args.into), Path(args.extras)
     report_path = source / "gpu-run.json"
     if not report_path.exists():
         fail(f"{report_path} does not exist")
@@ -201,7 +202,11 @@ def unpack(args) -> None:
             fail(f"{entry['file']} differs from its sha256 in gpu-run.json")
     for entry in report["back"]:
         with tarfile.open(source / entry["file"]) as tar:
-            tar.extractall(into, filter="data")
+            for member in tar.getmembers():
+                is_checkpoint = Path(member.name).name.startswith("checkpoint.")
+                tar.extract(member, into if is_checkpoint else extras, filter="data")
+    extras.mkdir(parents=True, exist_ok=True)
+    (extras / "gpu-run.json").write_text(json.dumps(report, indent=1))
     for m in report["runs"]:
         if (into / m / "checkpoint.pt").exists():
             try:
@@ -210,7 +215,7 @@ def unpack(args) -> None:
                 fail(str(error))
             stale = remove_stale_parts(into / m / "checkpoint.pt")  # the new parts replace the old
             print(f"{m}: {state['images_seen']:,} images, checkpoint whole; {len(stale)} old part file(s) removed")
-    (into / f"gpu-run-{report['dataset']}.json").write_text(json.dumps(report, indent=1))
+    print(f"samples, summaries, evaluations, logs and gpu-run.json: {extras}")
 
 
 def main(argv=None):
@@ -241,7 +246,8 @@ def main(argv=None):
     t.add_argument("--train-args", nargs=argparse.REMAINDER, default=[], help="more arguments for diffit.train")
     u = sub.add_parser("unpack", help="here, after the call")
     u.add_argument("--from", dest="source", required=True, help="the folder the call's files landed in")
-    u.add_argument("--into", default=str(TRAINING / "checkpoints"))
+    u.add_argument("--into", required=True, help="where the checkpoints live here, e.g. training/checkpoints/cifar10")
+    u.add_argument("--extras", default="/tmp/gpu-run-extras", help="everything else (not for the repository)")
     args = p.parse_args(argv)
     if args.action == "train":
         train(args)

@@ -49,9 +49,11 @@ def pack(members: dict[str, Path], out: Path, call_bytes: int, chunk_bytes: int 
     for name, path in members.items():
         if not path.exists():
             raise StageError(f"{name}={path}: {path} does not exist")
-    if call_bytes < chunk_bytes:
+    if call_bytes < 2**20:
         raise StageError(f"a call may carry only {call_bytes / 2**20:.1f} MiB beside the tree: slim the tree first "
                          f"(training/scripts/slim_tree.py out)")
+    per_call = -(-call_bytes // chunk_bytes)
+    chunk_bytes = call_bytes // per_call  # equal chunks that fill each call
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, path in sorted(members.items()):
@@ -59,7 +61,6 @@ def pack(members: dict[str, Path], out: Path, call_bytes: int, chunk_bytes: int 
     filters = [FILTERS[0], {"id": lzma.FILTER_LZMA2, "preset": preset}]
     stream = lzma.compress(raw.getvalue(), format=lzma.FORMAT_XZ, filters=filters)
     chunks = [stream[i: i + chunk_bytes] for i in range(0, len(stream), chunk_bytes)]
-    per_call = max(1, call_bytes // chunk_bytes)
     manifest = {"stream_sha256": _sha256(stream), "stream_bytes": len(stream), "raw_bytes": raw.tell(),
                 "members": sorted(members), "calls": -(-len(chunks) // per_call),
                 "chunks": [{"file": f"chunk-{i:03d}", "bytes": len(c), "sha256": _sha256(c), "call": i // per_call + 1}

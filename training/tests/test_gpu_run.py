@@ -68,14 +68,14 @@ def test_gpu_run_resumes_trains_and_packs_within_the_limits(tmp_path, tiny_fmnis
         assert result.returncode == 0, result.stderr[-3000:]
         assert_device_limits(out)
         reports.append(json.loads((out / "gpu-run.json").read_text()))
-        unpacked = script("gpu_run.py", "unpack", "--from", out, "--into", here)
+        unpacked = script("gpu_run.py", "unpack", "--from", out, "--into", here, "--extras", tmp_path / "extras")
         assert unpacked.returncode == 0, unpacked.stderr
     first, second = reports
     for model in ("dws-tiny", "diffip-tiny"):
         assert first["runs"][model]["images_before"] == 0 and first["runs"][model]["images_after"] == 32
         assert second["runs"][model]["images_before"] == 32 and second["runs"][model]["images_after"] == 64
         assert load_checkpoint(here / model / "checkpoint.pt")["images_seen"] == 64
-        assert (here / model / "samples.png").exists()
+        assert (tmp_path / "extras" / model / "samples.png").exists() and not (here / model / "samples.png").exists()
     assert not second["left_out"] and {m for b in second["back"] for m in b["members"]} >= {"dws-tiny/checkpoint.pt"}
     # Packed parts replace the earlier ones here: only the index and the parts it names remain.
     names = {p.name for p in (here / "dws-tiny").glob("checkpoint*")}
