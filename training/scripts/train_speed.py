@@ -1,0 +1,83 @@
+"""Training throughput per preset and fast-path setting: a measured table (images/s), for the next GPU run.
+
+    python training/scripts/train_speed.py --models diffit-fmnist diffit-cifar10 --batch 1024 --bf16 --steps 30
+
+Each row times `--steps` optimiser steps (model, EDMLoss, backward, Adam; no EMA) after `--warmup` steps
+(which include torch.compile's compilation), on random data, and prints images/s. Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from diffit.diffusion import EDMLoss  # noqa: E402
+from diffit.models import MODEL_PRESETS, build_model  # noqa: E402
+from diffit.models.token_mixers import use_fused_attention  # noqa: E402
+
+SETTINGS = {"plain": {}, "fused Adam": {"fused_adam": True}, "SDPA": {"sdpa": True}, "compile": {"compile": True},
+            "all (--fast)": {"fused_adam": True, "sdpa": True, "compile": True}}
+
+
+def images_per_s(name: str, batch: int, steps: int, warmup: int, device: torch.device, bf16: bool,
+                 fused_adam=False, sdpa=False, compile=False) -> float:
+    config = MODEL_PRESETS[name]
+    torch.manual_seed(0)
+    model = use_fused_attention(build_model(config).to(device), sdpa).train()
+    net = torch.compile(model) if compile else model
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, **({"fused": True} if fused_adam else {}))
+    loss_fn = EDMLoss(num_classes=config.num_classes, label_dropout=config.label_dropout)
+    x = torch.randn(batch, config.in_channels, config.resolution, config.resolution, device=device)
+    labels = torch.randint(0, max(config.num_classes, 1), (batch,), device=device)
+    generator = torch.Generator(device=device).manual_seed(0)
+
+    def step():
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss = loss_fn(net, x, labels, generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(warmup):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return batch * steps / (time.perf_counter() - start)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", default=["diffit-fmnist"], choices=sorted(MODEL_PRESETS))
+    p.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--bf16", action="store_true")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = p.parse_args(argv)
+    device = torch.device(args.device)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"{hardware}, batch {args.batch}, {'bf16 autocast' if args.bf16 else 'fp32/TF32'}, torch {torch.__version__}")
+    print("| model | " + " | ".join(args.settings) + " |")
+    print("|---|" + "---:|" * len(args.settings))
+    for name in args.models:
+        row = [f"{images_per_s(name, args.batch, args.steps, args.warmup, device, args.bf16, **SETTINGS[s]):,.0f}"
+               for s in args.settings]
+        print(f"| {name} | " + " | ".join(row) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
