@@ -37,6 +37,8 @@ export default defineConfig({
   webServer: {
     // The built app, served with the COOP/COEP headers (vite.config.ts `preview.headers`).
     command: `npm run build && npx vite preview --port ${PORT} --strictPort`,
+    // A test build (src/main.tsx installs the e2e hooks), also when a spec is run with plain `npx playwright test`.
+    env: { VITE_TEST_HOOKS: '1' },
     url: `http://localhost:${PORT}`,
     reuseExistingServer: !process.env.CI,
     timeout: 240_000,

@@ -141,7 +141,8 @@ export function assemble({ options, models, adapter, bundles, cuda, webgpuVersio
       const t = cuda.models?.[m.id]?.[mode];
       if (t) ms[`pytorch_cuda_${mode}`] = t;
     }
-    return { id: m.id, dataset: m.dataset, variant: m.variant, ms_per_forward: ms, errors };
+    const graphDiff = cuda.models?.[m.id]?.graph_vs_eager_max_abs_diff;
+    return { id: m.id, dataset: m.dataset, variant: m.variant, ms_per_forward: ms, errors, ...(graphDiff ? { pytorch_graph_vs_eager_max_abs_diff: graphDiff } : {}) };
   });
   const version = bundles.find((b) => b.version)?.version ?? null;
   return {
@@ -181,7 +182,7 @@ export function formatTable(results) {
     for (const [name, error] of Object.entries(m.errors)) lines.push(`${m.id.padEnd(15)}${name.padEnd(20)}failed: ${error}`);
   }
   if (results.pytorch.skipped) lines.push(`PyTorch CUDA: skipped (${results.pytorch.skipped})`);
-  else lines.push(`PyTorch ${results.pytorch.torch}, CUDA ${results.pytorch.cuda}, ${results.pytorch.dtype}, TF32 ${results.pytorch.tf32 ? 'on' : 'off'}, weights: ${results.pytorch.weights}`);
+  else lines.push(`PyTorch ${results.pytorch.torch}, CUDA ${results.pytorch.cuda}, ${results.pytorch.dtype}, TF32 ${results.pytorch.tf32 ? 'on' : 'off'}, weights ${[...new Set(Object.values(results.pytorch.weights ?? {}))].join(' / ')}`);
   const diffs = results.models.flatMap((m) => Object.entries(m.ms_per_forward).filter(([n]) => n.startsWith('webgpu_')).flatMap(([, byBatch]) => Object.values(byBatch).map((t) => t.max_abs_diff_vs_wasm).filter((d) => d !== undefined)));
   if (diffs.length) lines.push(`largest |WebGPU - WASM| on 'denoised': ${Math.max(...diffs).toExponential(2)}`);
   return lines.join('\n');

@@ -82,7 +82,7 @@ test('assemble: per model, per runtime, per batch, with failures and the hardwar
     { bundle: 'jsep', file: BUNDLES.jsep, version: '1.30.0', models: { m: { batches: { 1: t(20, 1), 8: t(24, 8) } } } },
     { bundle: 'webgpu', file: BUNDLES.webgpu, version: '1.30.0', models: { m: { error: 'Invalid argument', batches: {} } } },
   ];
-  const cuda = { torch: '2.11', cuda: '13.0', device: 'NVIDIA H200', dtype: 'float32', tf32: false, weights: { m: 'initial' }, models: { m: { eager: { 1: t(8, 1), 8: t(9, 8) }, graph: { 1: t(0.8, 1), 8: t(1, 8) } } } };
+  const cuda = { torch: '2.11', cuda: '13.0', device: 'NVIDIA H200', dtype: 'float32', tf32: false, weights: { m: 'initial' }, models: { m: { eager: { 1: t(8, 1), 8: t(9, 8) }, graph: { 1: t(0.8, 1), 8: t(1, 8) }, graph_vs_eager_max_abs_diff: { 1: 0, 8: 1e-7 } } } };
   const adapter = { vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H200', is_fallback: false };
   const r = assemble({ options, models: [{ id: 'm', dataset: 'fashion-mnist', variant: 'diffit' }], adapter, bundles, cuda, webgpuVersion: '0.6.2', measuredAt: 'now' });
   assert.equal(r.machine.gpu, 'NVIDIA H200');
@@ -92,7 +92,9 @@ test('assemble: per model, per runtime, per batch, with failures and the hardwar
   assert.equal(r.models[0].ms_per_forward.webgpu_jsep[8].ms_per_image, 3);
   assert.deepEqual(r.models[0].errors, { webgpu_webgpu: 'Invalid argument' });
   assert.equal(r.pytorch.device, 'NVIDIA H200');
+  assert.deepEqual(r.models[0].pytorch_graph_vs_eager_max_abs_diff, { 1: 0, 8: 1e-7 });
   const table = formatTable(r);
+  assert.match(table, /weights initial$/m);
   assert.match(table, /webgpu_webgpu\s+failed: Invalid argument/);
   assert.match(table, /pytorch_cuda_graph\s+0\.80 \(0\.80\)\s+1\.00 \(0\.13\)/);
   const skipped = assemble({ options, models: [{ id: 'm' }], adapter, bundles, cuda: { skipped: 'no CUDA device' }, webgpuVersion: '0.6.2', measuredAt: 'now' });
