@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import reference from '../../fixtures/sampler_reference.json';
 import { karrasSigmas, sampleHeun, SampleCancelled, type Denoise, type StepRecord } from './heun';
+import { endsStep, evaluationsPerRun, SAMPLERS, type SamplerName } from './samplers';
 import { normalTensor } from './noise';
 
 /** The contract's analytic denoiser: D = (sd^2 x + sigma^2 mu) / (sigma^2 + sd^2), float64 then float32. */
@@ -20,6 +21,7 @@ function analyticDenoiser(numClasses: number, sd: number, shape: readonly number
 }
 
 interface SamplerCase {
+  sampler: SamplerName;
   seed: number;
   steps: number;
   batch: number;
@@ -132,17 +134,22 @@ describe('sampleHeun (analytic denoiser)', () => {
   });
 });
 
-describe('sampleHeun vs fixtures/sampler_reference.json', () => {
-  it('has cases to compare', () => {
-    expect(cases.length).toBeGreaterThan(0);
+describe('each sampler vs fixtures/sampler_reference.json', () => {
+  it('has cases of every sampler', () => {
+    expect(new Set(cases.map((c) => c.sampler))).toEqual(new Set(Object.keys(SAMPLERS)));
   });
 
-  it.each(cases.map((c, i) => [i, c] as const))('case %d', async (_, c) => {
+  it.each(cases.map((c, i) => [i, c.sampler, c] as const))('case %d (%s)', async (_, __, c) => {
     const sigmas = karrasSigmas(c.steps, c.sigma_min, c.sigma_max, c.rho);
     expect(maxAbsDiff(sigmas, c.sigmas)).toBeLessThanOrEqual(1e-12 * c.sigma_max);
     const stepX: Float32Array[] = [];
-    const final = await sampleHeun(
-      analyticDenoiser(c.num_classes, c.sigma_data, [2 * c.batch, ...c.shape.slice(1)]),
+    const denoise = analyticDenoiser(c.num_classes, c.sigma_data, [2 * c.batch, ...c.shape.slice(1)]);
+    let evaluations = 0;
+    const final = await SAMPLERS[c.sampler](
+      (x, sigma, labels) => {
+        evaluations += 1;
+        return denoise(x, sigma, labels);
+      },
       {
         seed: c.seed,
         steps: c.steps,
@@ -157,6 +164,7 @@ describe('sampleHeun vs fixtures/sampler_reference.json', () => {
       },
     );
     expect(stepX.length).toBe(c.step_x.length);
+    expect(evaluations).toBe(evaluationsPerRun(c.sampler, c.steps)); // guidance is one forward of 2B
     // Bit for bit: every float32 operation is mirrored, in the same order.
     c.step_x.forEach((ref, i) => expect(Array.from(stepX[i])).toEqual(ref));
     expect(Array.from(final)).toEqual(c.final);

@@ -4,13 +4,14 @@
 
 - `noise_reference.json`: bits, uniforms and normals of the counter-based noise generator
   (diffit/noise.py, mirrored by src/sampling/noise.ts) for a few seeds, including 0 and 2^32 - 1.
-- `sampler_reference.json`: the Python Heun sampler run with an analytic denoiser,
+- `sampler_reference.json`: the Python samplers (Heun, and DPM-Solver++(2M), each case naming its
+  `sampler`) run with an analytic denoiser,
 
       D(x, sigma, label) = (sd^2 x + sigma^2 mu(label)) / (sigma^2 + sd^2)   (float64, rounded to float32)
       mu(label) = (label + 1) / (num_classes + 1) - 0.5,   mu(num_classes) = 0,   sd = EDM.sigma_data
 
-  the exact denoiser of data concentrated at mu(label) blurred to std sd, so the TypeScript sampler
-  (src/sampling/heun.ts) can be checked against the Python one without any network.
+  the exact denoiser of data concentrated at mu(label) blurred to std sd, so the TypeScript samplers
+  (src/sampling/heun.ts, src/sampling/dpmpp2m.ts) can be checked against the Python ones without any network.
 
 training/tests/test_fixtures.py regenerates both into a temporary folder and compares them with the
 committed files byte for byte.
@@ -24,13 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
-from diffit.diffusion import EDM, guided_denoiser, heun_sample, karras_sigmas
+from diffit.diffusion import EDM, guided_denoiser, karras_sigmas
+from diffit.diffusion.sampler import SAMPLERS
 from diffit.noise import normal, normal_tensor, random_bits, uniform
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 NOISE_SEEDS = (0, 1, 42, 4294967295)
-# (seed, steps, batch, class label, guidance); 10 classes, so label 10 is unconditional.
-SAMPLER_CASES = ((5, 4, 2, 3, 1.0), (11, 6, 2, 1, 2.5), (0, 3, 3, 10, 1.0), (4294967295, 1, 1, 0, 3.0), (7, 18, 1, 9, 2.0))
+# (sampler, seed, steps, batch, class label, guidance); 10 classes, so label 10 is unconditional.
+SAMPLER_CASES = (("heun", 5, 4, 2, 3, 1.0), ("heun", 11, 6, 2, 1, 2.5), ("heun", 0, 3, 3, 10, 1.0), ("heun", 4294967295, 1, 1, 0, 3.0),
+                 ("heun", 7, 18, 1, 9, 2.0), ("dpmpp-2m", 5, 4, 2, 3, 1.0), ("dpmpp-2m", 11, 10, 2, 1, 2.0),
+                 ("dpmpp-2m", 0, 2, 3, 10, 1.0), ("dpmpp-2m", 4294967295, 1, 1, 0, 3.0), ("dpmpp-2m", 7, 18, 1, 9, 2.0))
 
 
 def analytic_denoiser(num_classes: int, sd: float = EDM.sigma_data):
@@ -57,19 +61,19 @@ def noise_reference() -> dict:
 def sampler_reference() -> dict:
     num_classes = 10
     cases = []
-    for seed, steps, batch, label, guidance in SAMPLER_CASES:
+    for sampler, seed, steps, batch, label, guidance in SAMPLER_CASES:
         shape = (batch, 1, 4, 4)
         sigmas = karras_sigmas(steps)
         noise = normal_tensor(seed, shape)
         steps_x = []
         d = guided_denoiser(analytic_denoiser(num_classes), label, num_classes, guidance,
                             lambda parts: np.concatenate(parts, 0))
-        final = heun_sample(d, noise, sigmas, lambda i, x, den, steps_x=steps_x: steps_x.append([float(v) for v in x.reshape(-1)]))
-        cases.append({"seed": seed, "steps": steps, "batch": batch, "shape": list(shape), "class_label": label,
+        final = SAMPLERS[sampler](d, noise, sigmas, lambda i, x, den, steps_x=steps_x: steps_x.append([float(v) for v in x.reshape(-1)]))
+        cases.append({"sampler": sampler, "seed": seed, "steps": steps, "batch": batch, "shape": list(shape), "class_label": label,
                       "guidance": guidance, "num_classes": num_classes, "sigma_min": EDM.sigma_min, "sigma_max": EDM.sigma_max,
                       "rho": EDM.rho, "sigma_data": EDM.sigma_data, "sigmas": [float(s) for s in sigmas],
                       "final": [float(v) for v in final.reshape(-1)], "step_x": steps_x})
-    return {"description": "The Python Heun sampler run with the analytic denoiser of training/scripts/write_fixtures.py (src/sampling/heun.ts).",
+    return {"description": "The Python samplers with the analytic denoiser of training/scripts/write_fixtures.py (src/sampling/).",
             "cases": cases}
 
 
