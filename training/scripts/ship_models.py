@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from diffit.checkpoint import load_checkpoint
 from diffit.manifest import SideFiles, write_json_atomic
 
 TRAINING = Path(__file__).resolve().parents[1]
@@ -44,8 +45,8 @@ def run(cmd: list[str], log: Path) -> float:
 
 
 def extract_ema(source: Path, target: Path) -> dict:
-    """The EMA-only snapshot of a checkpoint (what diffit.export and diffit.evaluate read)."""
-    state = torch.load(source, map_location="cpu", weights_only=False)
+    """The EMA-only snapshot of a checkpoint or snapshot (what diffit.export and diffit.evaluate read)."""
+    state = load_checkpoint(source)  # a checkpoint's parts are rejoined; a snapshot is one file
     keep = ("model_name", "config", "ema", "images_seen", "wall_time_s", "seed", "dataset", "classes", "hardware",
             "train_images", "torch")
     snapshot = {k: state[k] for k in keep if k in state}
