@@ -10,28 +10,19 @@ const FAST = { model: 'diffip-fmnist', backend: 'wasm', steps: 2, batch: 1, seed
 test.describe('number fields hold what is typed', () => {
   test('backspace, select-all and decimals: the field keeps the text, Generate runs it', async ({ studio, page }) => {
     await studio.goto({ ...FAST, batch: 4, guidance: 2, steps: 18 });
-    const batch = page.getByTestId('batch');
-    await batch.click();
-    await batch.press('End');
-    await batch.press('Backspace');
-    await expect(batch).toHaveValue('');
-    await batch.pressSequentially('2');
-    await expect(batch).toHaveValue('2');
-
-    const guidance = page.getByTestId('guidance');
-    await guidance.click();
-    await guidance.press('End');
-    await guidance.press('Backspace');
-    await guidance.pressSequentially('0.5');
-    await expect(guidance).toHaveValue('0.5');
-
-    const steps = page.getByTestId('steps');
-    await steps.click();
-    await steps.press('End');
-    await steps.press('Backspace');
-    await steps.press('Backspace');
-    await steps.pressSequentially('3');
-    await expect(steps).toHaveValue('3');
+    /** Clicks into a field, goes to its end, deletes `backspaces` characters and types `text`. */
+    const retype = async (key: string, backspaces: number, text: string) => {
+      const field = page.getByTestId(key);
+      await field.click();
+      await field.press('End');
+      for (let i = 0; i < backspaces; i++) await field.press('Backspace');
+      await expect(field).toHaveValue('');
+      await field.pressSequentially(text);
+      await expect(field).toHaveValue(text);
+    };
+    await retype('batch', 1, '2'); // 4 → "" → "2", not 12
+    await retype('guidance', 1, '0.5'); // 2 → "" → "0.5", not 10.5
+    await retype('steps', 2, '3'); // 18 → "" → "3", not 13 or 18
 
     const state = await studio.generate();
     expect(state.status).toBe('done');
