@@ -38,7 +38,7 @@ export function GenerateControls() {
         </select>
       </label>
       <label className="field">
-        <span>Show while running</span>
+        <span>Live view</span>
         <select data-testid="preview" value={preview} onChange={(e) => setPreview(e.target.value as PreviewMode)}>
           <option value="x">current sample x</option>
           <option value="denoised">denoised prediction</option>
