@@ -196,6 +196,20 @@ describe('inference worker', () => {
     }
   });
 
+  it('runs DPM-Solver++(2M) when asked: one evaluation per step, attention from each', async () => {
+    const attention = [{ output: 'attn_a', layer: 'a', resolution: 2, window: 2, heads: 1, windows: 1, tokens: 4 }];
+    const dpm = { ...params, sampler: 'dpmpp-2m' as const, attentionImage: 0 };
+    onmessage({ data: { type: 'generate', id: 8, model: { ...spec, attention }, backend: 'wasm', params: dpm } });
+    await until(() => events.some((e) => e.type === 'result' || e.type === 'error'));
+    expect(events.find((e) => e.type === 'result')).toMatchObject({ id: 8, forwards: 3 });
+    const steps = events.flatMap((e) => (e.type === 'step' ? [e] : []));
+    expect(steps.map((e) => e.step)).toEqual([0, 1, 2]);
+    expect(steps.every((e) => e.attention !== null)).toBe(true);
+    // Each step's attention comes from its one evaluation, at the step's starting noise level.
+    const start = events.find((e) => e.type === 'start');
+    expect(fetches.map((f) => f.sigma)).toEqual([start?.type === 'start' && start.sigma, steps[0].sigma, steps[1].sigma]);
+  });
+
   it('fetches no attention unless asked', async () => {
     const attention = [{ output: 'attn_a', layer: 'a', resolution: 2, window: 2, heads: 1, windows: 1, tokens: 4 }];
     onmessage({ data: { type: 'generate', id: 7, model: { ...spec, attention }, backend: 'wasm', params } });

@@ -1,10 +1,12 @@
 /// <reference lib="webworker" />
 /**
- * The inference worker: loads a model (download, sha256 check, session), runs the Heun sampler
- * with the model as denoiser and streams every step back. Speaks `protocol.ts`.
+ * The inference worker: loads a model (download, sha256 check, session), runs the sampler (Heun,
+ * or DPM-Solver++(2M), `@/sampling/samplers`) with the model as denoiser and streams every step
+ * back. Speaks `protocol.ts`.
  */
 import { attentionStats, quantizeAttention, tokenDistances } from '@/lib/attention-map';
-import { sampleHeun, SampleCancelled } from '@/sampling/heun';
+import { SampleCancelled } from '@/sampling/heun';
+import { endsStep, SAMPLERS, type SamplerName } from '@/sampling/samplers';
 import { OnnxModel, selectBackend } from './ort-backend';
 import type { Backend, BackendInfo, BackendRequest, GenerateParams, ModelSpec, StepAttention, WorkerEvent, WorkerRequest } from './protocol';
 import { sha256Matches, verifySha256 } from './sha256';
@@ -174,8 +176,17 @@ function summariseAttention(spec: ModelSpec, params: GenerateParams, image: numb
   return { image, layers: quantised, entropy, distance };
 }
 
+/**
+ * The run's sampler. `GenerateParams.sampler` is not in protocol.ts yet (issue #10: the app offers
+ * DPM-Solver++(2M) once the URL and the form carry it); until then every run is Heun's.
+ */
+function samplerOf(params: GenerateParams & { sampler?: SamplerName }): SamplerName {
+  return params.sampler ?? 'heun';
+}
+
 async function generate(request: Extract<WorkerRequest, { type: 'generate' }>): Promise<void> {
   const { id, model: spec, params } = request;
+  const sampler = samplerOf(params);
   let current: Loaded;
   try {
     current = await ensureModel(id, spec, request.backend);
@@ -193,15 +204,14 @@ async function generate(request: Extract<WorkerRequest, { type: 'generate' }>): 
   model.resetStats();
   const t0 = performance.now();
   let allZero = true;
-  // The step record holds the evaluation the step ends on: the Heun correction (evaluations
-  // 1, 3, 5, ...) when there is one, else the Euler evaluation of the last step (2N-2). Only
-  // those evaluations fetch the `attn_*` outputs.
+  // The step record holds the evaluation the step ends on (`endsStep`: for Heun the correction,
+  // or the Euler evaluation of the last step; for DPM-Solver++(2M) the step's one evaluation).
+  // Only those evaluations fetch the `attn_*` outputs.
   let evaluation = 0;
   let lastAttention: StepAttention | null = null;
-  const endsStep = (e: number) => e % 2 === 1 || e === 2 * params.steps - 2;
-  const x = await sampleHeun(
+  const x = await SAMPLERS[sampler](
     async (xs, sigma, labels) => {
-      const fetchAttention = recordImage !== null && endsStep(evaluation);
+      const fetchAttention = recordImage !== null && endsStep(sampler, evaluation, params.steps);
       evaluation += 1;
       let out: Float32Array;
       if (fetchAttention) {

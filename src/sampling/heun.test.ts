@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import reference from '../../fixtures/sampler_reference.json';
 import { karrasSigmas, sampleHeun, SampleCancelled, type Denoise, type StepRecord } from './heun';
-import { endsStep, evaluationsPerRun, SAMPLERS, type SamplerName } from './samplers';
+import { evaluationsPerRun, SAMPLERS, type SamplerName } from './samplers';
 import { normalTensor } from './noise';
 
 /** The contract's analytic denoiser: D = (sd^2 x + sigma^2 mu) / (sigma^2 + sd^2), float64 then float32. */
