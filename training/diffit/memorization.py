@@ -119,10 +119,11 @@ def closest_pairs(nearest: tuple[np.ndarray, np.ndarray, np.ndarray], k: int) ->
     return [int(i) for i in np.argsort(nearest[0], kind="stable")[:k]]
 
 
-def pairs_image(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]], scale: int = 3):
+def pairs_image(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]], scale: int = 3, colours: int = 0):
     """One PIL image: per row a caption, then each (query, nearest training image) pair side by side, upscaled,
     with "d <d1>  r <ratio>" under it. rows: (caption, queries (k, C, H, W), their nearest (k, C, H, W), d1 (k,),
-    ratio (k,))."""
+    ratio (k,)). colours > 0: a median-cut palette of that many colours (the drawing only; distances are measured
+    on the exact images)."""
     from PIL import Image, ImageDraw, ImageFont
 
     font = ImageFont.load_default()
@@ -142,7 +143,7 @@ def pairs_image(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.nda
             x = margin + c * (tile_w + gap)
             canvas.paste(tile.convert("RGB"), (x, y + line))
             draw.text((x, y + line + tile_h + 2), f"d {d1[c]:.2f}  r {rat[c]:.2f}", fill=(0, 0, 0), font=font)
-    return canvas
+    return canvas.quantize(colours, method=Image.Quantize.MEDIANCUT) if colours else canvas
 
 
 class _Parser(argparse.ArgumentParser):
@@ -172,6 +173,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--pairs", type=int, default=8, help="closest pairs listed in the JSON and drawn by --pairs-png")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--pairs-png", help="write the closest sample/training and held-out/training pairs here")
+    p.add_argument("--scale", type=int, default=3, help="upscaling of the images in --pairs-png")
+    p.add_argument("--colours", type=int, default=0,
+                   help="--pairs-png in a palette of this many colours (2-256; a third of the bytes at 256), 0: exact RGB")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     for name, value in (("steps", args.steps), ("seed", args.seed), ("guidance", args.guidance)):
@@ -179,9 +183,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         if reason:
             raise MemorisationError(f"--{reason}")
     for flag, value, low in (("--samples", args.samples, 1), ("--batch", args.batch, 1), ("--pairs", args.pairs, 1),
-                             ("--threads", args.threads, 0)):
+                             ("--scale", args.scale, 1), ("--threads", args.threads, 0)):
         if value < low:
             raise MemorisationError(f"{flag} {value} must be at least {low}")
+    if args.colours and not 2 <= args.colours <= 256:
+        raise MemorisationError(f"--colours {args.colours} must be 0 (exact RGB) or 2 to 256")
     if args.pairs > args.samples:
         raise MemorisationError(f"--pairs {args.pairs} is more than --samples {args.samples}")
     for flag, path in (("--json", args.json), ("--pairs-png", args.pairs_png)):
@@ -254,7 +260,7 @@ def run(args: argparse.Namespace) -> dict:
                 (f"{subject.dataset} held-out -> nearest training image (the reference)", held_out[held_pairs],
                  train[held[2][held_pairs]], held[0][held_pairs], ratio(held[0], held[1])[held_pairs])]
         buffer = io.BytesIO()
-        pairs_image(rows).save(buffer, format="PNG", optimize=True)
+        pairs_image(rows, args.scale, args.colours).save(buffer, format="PNG", optimize=True)
         write_atomic(Path(args.pairs_png), buffer.getvalue())
     return report
 
