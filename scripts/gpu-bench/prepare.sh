@@ -7,7 +7,7 @@
 #   onnxruntime-web/                package.json and the WebGPU bundles with their .wasm, from node_modules
 #   debs/                           the Vulkan loader (Debian's libvulkan1), unpacked on the machine
 #   models/                         the ONNX files of the benched models (the tracked ones stay home:
-#                                   scripts/gpu-bench/slim.sh moves them out for the call)
+#                                   training/scripts/slim_tree.py moves them out for the call)
 # and prints the size that will travel. Usage: scripts/gpu-bench/prepare.sh [model ids, default the
 # Fashion-MNIST three]. docs/gpu-bench.md has the whole sequence.
 set -euo pipefail
@@ -58,7 +58,7 @@ ls "$STAGE"/debs/libvulkan1_*.deb >/dev/null || die "apt-get download libvulkan1
 for id in "${MODELS[@]}"; do
   file=$(node -e "const m=require('./public/models/manifest.json').models.find(e=>e.id===process.argv[1]); if(!m) process.exit(1); console.log(m.file)" "$id") \
     || die "no model $id in public/models/manifest.json"
-  [ -f "public/models/$file" ] || die "public/models/$file is missing (restore it: scripts/gpu-bench/slim.sh back)"
+  [ -f "public/models/$file" ] || die "public/models/$file is missing (restore it: .venv/bin/python training/scripts/slim_tree.py back)"
   cp "public/models/$file" "$STAGE/models/"
 done
 echo "models: ${MODELS[*]}"
@@ -71,7 +71,7 @@ mv $CARRY/gpu-bench.tar.xz.part $CARRY/gpu-bench.tar.xz
 printf '%s\n' "${MODELS[@]}" >$CARRY/models.txt
 
 carry=$(du -cb $CARRY | tail -1 | cut -f1)
-rest=$(scripts/gpu-bench/slim.sh size)
+rest=$(.venv/bin/python training/scripts/slim_tree.py size)
 total=$((carry + rest))
 awk -v c="$carry" -v r="$rest" 'BEGIN { printf "travels: carry %.1f MiB + the slim tree %.1f MiB = %.1f MiB (limit 64 MiB)\n", c / 2^20, r / 2^20, (c + r) / 2^20 }'
 [ "$total" -lt "$LIMIT" ] || die "that is over the device call's 64 MiB: bench fewer models"

@@ -4,6 +4,7 @@ A device call sends the working tree (tracked and untracked-not-ignored files) p
 64 MiB in all; the shipped ONNX models and EMA weights alone are larger than that. So, for the calls:
 
     python training/scripts/slim_tree.py list     # what travels, largest first, and the total
+    python training/scripts/slim_tree.py size     # bytes that travel once the big files are out (for scripts)
     python training/scripts/slim_tree.py out      # move the big tracked files to a stash outside the repo
     ... device calls ...
     python training/scripts/slim_tree.py back     # move them back, checked against their sha256
@@ -90,12 +91,15 @@ def move_back(repo: Path = REPO, stash: Path = STASH) -> list[str]:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("action", choices=["list", "out", "back"])
+    p.add_argument("action", choices=["list", "size", "out", "back"])
     p.add_argument("--stash", default=str(STASH))
     p.add_argument("--top", type=int, default=15, help="list: how many of the largest files to show")
     args = p.parse_args(argv)
     stash = Path(args.stash)
-    if args.action == "list":
+    if args.action == "size":
+        heavy = {name for name, _ in heavy_files()}
+        print(sum(size for name, size in travelling() if name not in heavy))
+    elif args.action == "list":
         files = travelling()
         heavy = {name for name, _ in heavy_files()}
         for name, size in sorted(files, key=lambda f: -f[1])[: args.top]:
