@@ -86,7 +86,9 @@ function cpuName() {
   try {
     const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
     if (line) return line.split(':')[1].trim();
-  } catch {}
+  } catch {
+    // No /proc/cpuinfo (not Linux): ask Node instead.
+  }
   return cpus()[0]?.model ?? 'unknown CPU';
 }
 
