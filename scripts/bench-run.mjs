@@ -9,11 +9,17 @@
 //      click to the status turning `done`, one warm-up run first;
 //   3. runs training/scripts/bench_native_run.py (same model, sampler, steps, batch, class,
 //      guidance; --threads native threads) between the browser runs, so that both see the same
-//      load: per repetition every build once, then native once;
-//   4. prints median [IQR] per build and native, and their ratio; writes bench/run.json.
+//      load: per repetition every (run, build) once, then native once per run;
+//   4. prints median [IQR] per run and build, native's, and their ratio; writes bench/run.json.
 //
-// Usage: node scripts/bench-run.mjs [--runs 5] [--threads 2] [--query "model=...&steps=..."]
-//                                   [--dist LABEL=DIR]... [--out bench/run.json]
+// Each --query is one run to measure: URL parameters over the default run (repeat it to compare
+// runs, e.g. --query "" --query "sampler=dpmpp-2m&steps=10"; `sampler` is read by the native side
+// and, once the app's URL carries it, by the app).
+//
+// --pair measures the i-th --query on the i-th --dist build only (a build made to run it).
+//
+// Usage: node scripts/bench-run.mjs [--runs 5] [--threads 2] [--query "steps=..."]...
+//                                   [--dist LABEL=DIR]... [--pair] [--out bench/run.json]
 // A benchmark, not a test: it asserts nothing about times. Run it alone (the 2 cores are shared).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -35,14 +41,19 @@ function usage(message) {
 const RUNS = Number(option('--runs', 5));
 const THREADS = Number(option('--threads', 2));
 const OUT = resolve(ROOT, option('--out', 'bench/run.json'));
-const query = new URLSearchParams({ model: 'diffit-fmnist', steps: '18', batch: '4', class: '1', guidance: '2', backend: 'wasm' });
-for (const [k, v] of new URLSearchParams(option('--query', ''))) query.set(k, v);
+const queries = (options('--query').length ? options('--query') : ['']).map((text) => {
+  const query = new URLSearchParams({ model: 'diffit-fmnist', steps: '18', batch: '4', class: '1', guidance: '2', backend: 'wasm' });
+  for (const [k, v] of new URLSearchParams(text)) query.set(k, v);
+  return query;
+});
 if (!Number.isInteger(RUNS) || RUNS < 1) usage(`--runs must be a positive integer, got ${option('--runs')}`);
 if (!Number.isInteger(THREADS) || THREADS < 1) usage(`--threads must be a positive integer, got ${option('--threads')}`);
-const builds = options('--dist').map((spec) => {
+const builds = options('--dist').map((spec, index) => {
   const [label, dir] = spec.includes('=') ? spec.split(/=(.*)/s) : [spec, spec];
-  return { label, dir: resolve(dir) };
+  return { label, dir: resolve(dir), index };
 });
+const PAIR = argv.includes('--pair');
+if (PAIR && builds.length !== queries.length) usage(`--pair needs as many --dist as --query (${builds.length} and ${queries.length})`);
 
 const { chromium } = await import('@playwright/test');
 const { build, preview } = await import('vite');
@@ -52,10 +63,10 @@ if (builds.length === 0) {
   const dir = mkdtempSync(join(tmpdir(), 'diffit-bench-run-'));
   console.log(`building the app into ${dir}…`);
   await build({ root: ROOT, configFile: CONFIG, logLevel: 'warn', build: { outDir: dir, emptyOutDir: true } });
-  builds.push({ label: 'app', dir });
+  builds.push({ label: 'app', dir, index: 0 });
 }
 
-function native() {
+function native(query) {
   const args = ['scripts/bench_native_run.py', '--model', query.get('model'), '--steps', query.get('steps'), '--batch', query.get('batch'), '--guidance', query.get('guidance'), '--threads', String(THREADS), '--runs', '1'];
   if (query.get('sampler')) args.push('--sampler', query.get('sampler'));
   const manifest = JSON.parse(readFileSync(resolve(ROOT, 'public/models/manifest.json'), 'utf8'));
@@ -69,7 +80,7 @@ function native() {
 }
 
 /** Opens the studio of one build and returns a function timing one Generate (ms, click to done). */
-async function openStudio(browser, base) {
+async function openStudio(browser, base, query) {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -110,29 +121,33 @@ const loadBefore = load();
 const servers = [];
 const browser = await chromium.launch(chromiumLaunchOptions());
 const chromiumVersion = browser.version();
-const results = builds.map((b) => ({ ...b, ms: [], perForward: [] }));
-const nativeMs = [];
-let nativeInfo = null;
+const runs = queries.map((query, i) => ({ query, builds: (PAIR ? [builds[i]] : builds).map((b) => ({ ...b, ms: [], perForward: [] })), nativeMs: [], nativeInfo: null }));
 try {
-  const studios = [];
+  const bases = [];
   for (const b of builds) {
     const server = await preview({ root: ROOT, configFile: CONFIG, logLevel: 'warn', build: { outDir: b.dir }, preview: { port: 4190, strictPort: false } });
     servers.push(server);
-    const studio = await openStudio(browser, server.resolvedUrls.local[0].replace(/\/$/, ''));
-    if (!studio.isolated) throw new Error(`${b.label}: the page is not cross-origin isolated, so WASM runs on one thread`);
-    await studio.time(); // warm-up run
-    studios.push(studio);
+    bases.push(server.resolvedUrls.local[0].replace(/\/$/, ''));
+  }
+  for (const run of runs) {
+    for (const b of run.builds) {
+      b.studio = await openStudio(browser, bases[b.index], run.query);
+      if (!b.studio.isolated) throw new Error(`${b.label}: the page is not cross-origin isolated, so WASM runs on one thread`);
+      await b.studio.time(); // warm-up run
+    }
   }
   for (let rep = 0; rep < RUNS; rep++) {
-    for (let k = 0; k < builds.length; k++) {
-      const r = await studios[k].time();
-      results[k].ms.push(r.ms);
-      results[k].perForward.push(r.perForward);
-      console.log(`run ${rep + 1}/${RUNS}: ${builds[k].label}: ${r.ms.toFixed(0)} ms click to done, ${r.perForward} ms/forward (the app's figure)`);
+    for (const run of runs) {
+      for (const b of run.builds) {
+        const r = await b.studio.time();
+        b.ms.push(r.ms);
+        b.perForward.push(r.perForward);
+        console.log(`run ${rep + 1}/${RUNS}: ${run.query}: ${b.label}: ${r.ms.toFixed(0)} ms click to done, ${r.perForward} ms/forward (the app's figure)`);
+      }
+      run.nativeInfo = native(run.query);
+      run.nativeMs.push(run.nativeInfo.run_ms[0]);
+      console.log(`run ${rep + 1}/${RUNS}: ${run.query}: native, ${THREADS} threads: ${run.nativeMs.at(-1).toFixed(0)} ms (${run.nativeInfo.forwards_per_run} forwards)`);
     }
-    nativeInfo = native();
-    nativeMs.push(nativeInfo.run_ms[0]);
-    console.log(`run ${rep + 1}/${RUNS}: native onnxruntime ${nativeInfo.onnxruntime}, ${THREADS} threads: ${nativeMs.at(-1).toFixed(0)} ms (${nativeInfo.forwards_per_run} forwards)`);
   }
 } finally {
   await browser.close();
@@ -140,28 +155,24 @@ try {
 }
 const loadAfter = load();
 
-const nat = quartiles(nativeMs);
 const fmt = (q) => `${q.median_ms.toFixed(0)} [${q.q25_ms.toFixed(0)}–${q.q75_ms.toFixed(0)}]`;
 const median = (v) => quartiles(v).median_ms;
-const rows = results.map((r) => ({ label: r.label, dist: r.dir, ...quartiles(r.ms), all_ms: r.ms, ms_per_forward: median(r.perForward), all_ms_per_forward: r.perForward }));
-const nativePerForward = median(nativeMs) / nativeInfo.forwards_per_run;
-console.log(`\n${query}: ${RUNS} runs each (median [IQR] ms), ${cpus().length} CPUs (${cpus()[0].model}), load ${loadBefore.join(' ')} before, ${loadAfter.join(' ')} after`);
-console.log('| what | click to done, ms | ms/forward | ÷ native |\n|---|---:|---:|---:|');
-for (const r of rows) console.log(`| browser, ${r.label} | ${fmt(r)} | ${r.ms_per_forward.toFixed(1)} | ${(r.median_ms / nat.median_ms).toFixed(2)}× |`);
-console.log(`| native onnxruntime ${nativeInfo.onnxruntime}, ${THREADS} threads, ${nativeInfo.forwards_per_run} forwards | ${fmt(nat)} | ${nativePerForward.toFixed(1)} | 1 |`);
-writeFileSync(
-  OUT,
-  JSON.stringify(
-    {
-      date: new Date().toISOString(),
-      query: Object.fromEntries(query),
-      machine: { cpus: cpus().length, model: cpus()[0].model, load_before: loadBefore, load_after: loadAfter },
-      chromium: chromiumVersion,
-      browser: rows.map((r) => ({ ...r, ratio_to_native: r.median_ms / nat.median_ms })),
-      native: { ...nat, all_ms: nativeMs, ms_per_forward: nativePerForward, threads: THREADS, onnxruntime: nativeInfo.onnxruntime, forwards_per_run: nativeInfo.forwards_per_run },
-    },
-    null,
-    1,
-  ) + '\n',
-);
+const summary = runs.map(({ query, builds: measured, nativeMs, nativeInfo }) => {
+  const nat = quartiles(nativeMs);
+  return {
+    query: Object.fromEntries(query),
+    forwards_per_run: nativeInfo.forwards_per_run,
+    browser: measured.map((b) => ({ label: b.label, dist: b.dir, ...quartiles(b.ms), all_ms: b.ms, ms_per_forward: median(b.perForward), all_ms_per_forward: b.perForward, ratio_to_native: median(b.ms) / nat.median_ms })),
+    native: { ...nat, all_ms: nativeMs, ms_per_forward: nat.median_ms / nativeInfo.forwards_per_run, threads: THREADS, onnxruntime: nativeInfo.onnxruntime },
+  };
+});
+console.log(`\n${RUNS} runs each, median [IQR]; ${cpus().length} CPUs (${cpus()[0].model}), load average ${loadBefore.join(' ')} before, ${loadAfter.join(' ')} after`);
+console.log('| run | what | forwards | click to done, ms | ms/forward | ÷ native |\n|---|---|---:|---:|---:|---:|');
+for (const s of summary) {
+  const run = Object.entries(s.query).map(([k, v]) => `${k}=${v}`).join('&');
+  for (const b of s.browser) console.log(`| ${run} | browser (${b.label}), Chromium ${chromiumVersion} | ${s.forwards_per_run} | ${fmt(b)} | ${b.ms_per_forward.toFixed(1)} | ${b.ratio_to_native.toFixed(2)}× |`);
+  console.log(`| ${run} | native onnxruntime ${s.native.onnxruntime}, ${THREADS} threads | ${s.forwards_per_run} | ${fmt(s.native)} | ${s.native.ms_per_forward.toFixed(1)} | 1 |`);
+}
+const report = { date: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0].model, load_before: loadBefore, load_after: loadAfter }, chromium: chromiumVersion, runs: summary };
+writeFileSync(OUT, `${JSON.stringify(report, null, 1)}\n`);
 console.log(`wrote ${OUT}`);
