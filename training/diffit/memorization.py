@@ -11,8 +11,8 @@ image q, with T the training split:
 
     d1(q) = min_{t in T} ||q - t||,   d2(q) = the second smallest ||q - t||,   ratio(q) = d1(q) / d2(q)
 
-in two spaces: pixels in [-1, 1] (C*32*32 values) and the classifier's 256-d penultimate features (pixel L2 is
-blind to small shifts and colour changes, features see them less). The held-out d1 is the reference: a sample with
+in two spaces: pixels in [-1, 1] (C*32*32 values) and the classifier's 256-d penultimate features (pixel L2 puts a
+copy shifted by a pixel or recoloured far away; the features are less sensitive to such changes). The held-out d1 is the reference: a sample with
 d1 below the 1st percentile (or the minimum) of the held-out d1 is closer to a training image than almost (or any)
 new image comes; the share of such samples is the memorisation rate. A copy also has ratio(q) near 0 (its nearest
 training image far nearer than the next), a new image near 1. --pairs-png draws the closest sample/training pairs
