@@ -33,6 +33,22 @@ test.describe('generate on WASM', () => {
     expect(studio.consoleErrors).toEqual([]);
   });
 
+  test('DPM-Solver++(2M) with guidance matches python -m diffit.sample --sampler dpmpp-2m', async ({ studio, page }, testInfo) => {
+    const model = shippedModel();
+    const args = { model: model.id, sampler: 'dpmpp-2m' as const, seed: 5, steps: 4, classLabel: 2 % model.num_classes, guidance: 2, batch: 2 };
+    await studio.goto({ model: args.model, sampler: args.sampler, seed: args.seed, steps: args.steps, class: args.classLabel, guidance: args.guidance, batch: args.batch, backend: 'wasm' });
+    await expect(page.getByTestId('sampler')).toHaveValue('dpmpp-2m');
+    const state = await studio.generate();
+    expect(state.status).toBe('done');
+    expect(state.params.sampler).toBe('dpmpp-2m');
+    expect((await studio.timeline()).recorded).toBe(4);
+    const reference = pythonSample(args, testInfo.outputPath('reference.json'));
+    const diff = pixelDiff(await studio.canvasPixels(reference.shape[1]), reference.pixels);
+    console.log(`[wasm] dpmpp-2m: ms/step ${state.msPerStep?.toFixed(1)}, pixel diff max ${diff.max} mean ${diff.mean.toFixed(4)}`);
+    expect(diff.max).toBeLessThanOrEqual(MAX_DIFF);
+    expect(diff.mean).toBeLessThanOrEqual(MEAN_DIFF);
+  });
+
   test('class with guidance matches python, and the URL reproduces it', async ({ studio, page }, testInfo) => {
     const model = shippedModel();
     test.skip(model.num_classes === 0, 'the shipped model is unconditional');
@@ -49,7 +65,7 @@ test.describe('generate on WASM', () => {
     // Generate wrote the parameters back into the URL.
     const url = new URL(page.url());
     expect(Object.fromEntries(url.searchParams)).toEqual({
-      model: model.id, seed: '11', steps: '3', class: String(args.classLabel), guidance: '2', batch: '2', backend: 'wasm',
+      model: model.id, sampler: 'heun', seed: '11', steps: '3', class: String(args.classLabel), guidance: '2', batch: '2', backend: 'wasm',
     });
 
     const reference = pythonSample(args, testInfo.outputPath('reference.json'));

@@ -16,8 +16,8 @@ export interface PythonSample {
   x: number[];
 }
 
-/** The studio's sampling parameters, without the backend (Python always runs onnxruntime on CPU). */
-export type SampleArgs = Omit<StudioParams, 'backend'>;
+/** The studio's sampling parameters, without the backend (Python always runs onnxruntime on CPU); Heun unless a sampler is named. */
+export type SampleArgs = Omit<StudioParams, 'backend' | 'sampler'> & Partial<Pick<StudioParams, 'sampler'>>;
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -32,6 +32,7 @@ export function pythonSample(args: SampleArgs, outJson: string): PythonSample {
       '-m', 'diffit.sample',
       '--manifest', 'public/models/manifest.json',
       '--model', args.model,
+      '--sampler', args.sampler ?? 'heun',
       '--seed', String(args.seed),
       '--steps', String(args.steps),
       '--class', args.classLabel === null ? 'none' : String(args.classLabel),

@@ -1,5 +1,6 @@
 import { useState } from 'react';
-import { expectedParam, parseParam, type NumericParam, type StudioParams } from '@/lib/url-params';
+import { expectedParam, parseParam, SAMPLER_CHOICES, SAMPLER_NAMES, type NumericParam, type StudioParams } from '@/lib/url-params';
+import type { SamplerName } from '@/sampling/samplers';
 
 type SetParam = <K extends keyof StudioParams>(key: K, value: StudioParams[K]) => void;
 
@@ -95,6 +96,16 @@ export function SamplingFields({ params, classes, disabled, drafts, setParam }: 
   };
   return (
     <>
+      <label className="field" title="DPM-Solver++(2M) makes one model evaluation per step, Heun two: about the same images from far fewer evaluations">
+        <span>Sampler</span>
+        <select data-testid="sampler" value={params.sampler} disabled={disabled} onChange={(e) => setParam('sampler', e.target.value as SamplerName)}>
+          {SAMPLER_NAMES.map((name) => (
+            <option key={name} value={name}>
+              {SAMPLER_CHOICES[name].label}
+            </option>
+          ))}
+        </select>
+      </label>
       {NUMBER_FIELDS.slice(0, 2).map(field)}
       <label className="field">
         <span>Class</span>

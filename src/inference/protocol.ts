@@ -5,6 +5,7 @@
  */
 
 import type { AttentionLayer, QuantizedAttention } from '@/lib/attention-map';
+import type { SamplerName } from '@/sampling/samplers';
 import type { EdmConstants } from '@/types/manifest';
 
 /** An execution backend that actually runs a model. */
@@ -30,6 +31,8 @@ export interface ModelSpec {
 }
 
 export interface GenerateParams {
+  /** Heun when absent. */
+  sampler?: SamplerName;
   seed: number;
   steps: number;
   /** Class index, or null for unconditional. */

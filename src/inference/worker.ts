@@ -180,7 +180,7 @@ function summariseAttention(spec: ModelSpec, params: GenerateParams, image: numb
  * The run's sampler. `GenerateParams.sampler` is not in protocol.ts yet (issue #10: the app offers
  * DPM-Solver++(2M) once the URL and the form carry it); until then every run is Heun's.
  */
-function samplerOf(params: GenerateParams & { sampler?: SamplerName }): SamplerName {
+function samplerOf(params: GenerateParams): SamplerName {
   return params.sampler ?? 'heun';
 }
 

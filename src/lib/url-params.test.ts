@@ -25,13 +25,25 @@ describe('readUrlParams', () => {
   it('uses the first model and its defaults for an empty URL', () => {
     const { params, problems } = readUrlParams('', manifest);
     expect(problems).toEqual([]);
-    expect(params).toEqual({ model: 'diffit-fmnist', seed: 0, steps: 12, classLabel: null, guidance: 1.5, batch: 4, backend: 'auto' });
+    expect(params).toEqual({ model: 'diffit-fmnist', sampler: 'heun', seed: 0, steps: 12, classLabel: null, guidance: 1.5, batch: 4, backend: 'auto' });
   });
 
   it('reads every parameter', () => {
     const { params, problems } = readUrlParams('?model=other&seed=42&steps=7&class=2&guidance=2.5&batch=3&backend=wasm', manifest);
     expect(problems).toEqual([]);
-    expect(params).toEqual({ model: 'other', seed: 42, steps: 7, classLabel: 2, guidance: 2.5, batch: 3, backend: 'wasm' });
+    expect(params).toEqual({ model: 'other', sampler: 'heun', seed: 42, steps: 7, classLabel: 2, guidance: 2.5, batch: 3, backend: 'wasm' });
+  });
+
+  it('reads the sampler; its steps default to the contract, a bad name falls back with a notice', () => {
+    expect(readUrlParams('?sampler=dpmpp-2m', manifest).params).toMatchObject({ sampler: 'dpmpp-2m', steps: 10 });
+    expect(readUrlParams('?sampler=dpmpp-2m&steps=6', manifest).params).toMatchObject({ sampler: 'dpmpp-2m', steps: 6 });
+    const bad = readUrlParams('?sampler=euler', manifest);
+    expect(bad.params).toMatchObject({ sampler: 'heun', steps: 12 });
+    expect(bad.problems).toEqual(['Ignored sampler="euler" from the URL (heun, dpmpp-2m); using heun.']);
+    // Switching sampler moves the steps with it only while they are the old sampler's default.
+    const heun = { ...bad.params, steps: 18 };
+    expect(withParam(heun, 'sampler', 'dpmpp-2m').steps).toBe(10);
+    expect(withParam({ ...heun, steps: 7 }, 'sampler', 'dpmpp-2m').steps).toBe(7);
   });
 
   it('reports each bad value and falls back to its default', () => {

@@ -5,10 +5,13 @@
  */
 import sampling from '../../contracts/sampling.json';
 import { BACKEND_REQUESTS, type BackendRequest } from '@/inference/protocol';
+import type { SamplerName } from '@/sampling/samplers';
 import type { Manifest, ModelEntry } from '@/types/manifest';
 
 export interface StudioParams {
   model: string;
+  /** The sampler (contracts/sampling.json `samplers`): EDM Heun, or DPM-Solver++(2M). */
+  sampler: SamplerName;
   seed: number;
   steps: number;
   /** Class index, or null for unconditional ("none"). */
@@ -23,8 +26,13 @@ export const LIMITS = sampling.limits;
 
 export type NumericParam = keyof typeof LIMITS;
 
+/** The samplers, their labels and the steps a new choice of each starts from. */
+export const SAMPLER_CHOICES = sampling.samplers as Record<SamplerName, { label: string; default_steps: number }>;
+export const SAMPLER_NAMES = Object.keys(SAMPLER_CHOICES) as SamplerName[];
+
 export const DEFAULT_PARAMS: Omit<StudioParams, 'model'> = {
   ...sampling.defaults,
+  sampler: sampling.defaults.sampler as SamplerName,
   classLabel: null,
   backend: 'auto',
 };
@@ -49,6 +57,10 @@ const NUMERIC_PARAMS: readonly string[] = ['seed', 'steps', 'batch', 'guidance']
 export function withParam<K extends keyof StudioParams>(params: StudioParams, key: K, value: StudioParams[K]): StudioParams {
   const next: StudioParams = { ...params, [key]: value };
   if (NUMERIC_PARAMS.includes(key)) next[key as NumericParam] = clampParam(key as NumericParam, Number(value));
+  // A new sampler starts from its own step count, unless the steps were set to something else.
+  if (key === 'sampler' && value !== params.sampler && params.steps === SAMPLER_CHOICES[params.sampler].default_steps) {
+    next.steps = SAMPLER_CHOICES[value as SamplerName].default_steps;
+  }
   return next;
 }
 
@@ -110,7 +122,7 @@ function duplicates(query: URLSearchParams, names: readonly string[]): string[] 
     .map((name) => `The URL gives ${name} ${query.getAll(name).length} times (${query.getAll(name).map((v) => JSON.stringify(v)).join(', ')}); using the first.`);
 }
 
-const STUDIO_NAMES = ['model', 'seed', 'steps', 'class', 'guidance', 'batch', 'backend', 'step'] as const;
+const STUDIO_NAMES = ['model', 'sampler', 'seed', 'steps', 'class', 'guidance', 'batch', 'backend', 'step'] as const;
 
 /** Reads the studio parameters from a query string, falling back to defaults with a notice. */
 export function readUrlParams(search: string, manifest: Manifest | null): ReadResult {
@@ -129,6 +141,15 @@ export function readUrlParams(search: string, manifest: Manifest | null): ReadRe
   const params = defaultsFor(model);
   if (rawModel !== null && !manifest) params.model = rawModel;
 
+  const rawSampler = query.get('sampler');
+  if (rawSampler !== null) {
+    if ((SAMPLER_NAMES as string[]).includes(rawSampler)) {
+      params.sampler = rawSampler as SamplerName;
+      // Steps default per sampler: the model's for Heun, the contract's for the others.
+      if (params.sampler !== 'heun') params.steps = SAMPLER_CHOICES[params.sampler].default_steps;
+    }
+    else bad('sampler', rawSampler, SAMPLER_NAMES.join(', '), params.sampler);
+  }
   for (const key of ['seed', 'steps', 'batch', 'guidance'] as const) {
     const raw = query.get(key);
     if (raw === null) continue;
@@ -154,6 +175,7 @@ export function readUrlParams(search: string, manifest: Manifest | null): ReadRe
 export function writeUrlParams(params: StudioParams, search = ''): string {
   const query = new URLSearchParams(search);
   query.set('model', params.model);
+  query.set('sampler', params.sampler);
   query.set('seed', String(params.seed));
   query.set('steps', String(params.steps));
   query.set('class', params.classLabel === null ? 'none' : String(params.classLabel));

@@ -10,7 +10,7 @@ import type { ImageFrame } from '@/lib/frames';
 import { loadManifest, manifestUrl, toModelSpec } from '@/lib/manifest';
 import { IDLE_RUN, RunSession, type RunState } from '@/lib/run-session';
 import type { Trajectory } from '@/lib/trajectory';
-import { defaultsFor, parseClass, readUrlParams, writeUrlParams, type StudioParams, withParam } from '@/lib/url-params';
+import { defaultsFor, parseClass, readUrlParams, SAMPLER_CHOICES, writeUrlParams, type StudioParams, withParam } from '@/lib/url-params';
 import type { Manifest, ModelEntry } from '@/types/manifest';
 
 export type PreviewMode = 'x' | 'denoised';
@@ -119,9 +119,12 @@ export const useStudioStore = create<StudioState>()((set, get) => {
       const { params, problems } = readUrlParams(search, manifest);
       set({ manifest, manifestState: 'ready', params, steps: params.steps });
       problems.forEach((text, i) => notify({ id: `url-${i}`, level: 'warning', text }));
-      // A first visit (no parameters) starts with a run, so the page shows what it does at once.
-      if (new URLSearchParams(search).size === 0) get().generate();
-      else preload();
+      // A first visit (no parameters) starts with a run, so the page shows what it does at once:
+      // DPM-Solver++(2M), the same quality as Heun from 10 evaluations instead of 35 (README).
+      if (new URLSearchParams(search).size === 0) {
+        set({ params: { ...params, sampler: 'dpmpp-2m', steps: SAMPLER_CHOICES['dpmpp-2m'].default_steps } });
+        get().generate();
+      } else preload();
     },
 
     setParam: (key, value) => {
@@ -162,6 +165,7 @@ export const useStudioStore = create<StudioState>()((set, get) => {
       const layers = model.attention ?? [];
       const attentionImage = layers.length > 0 && state.recordAttention ? Math.min(state.attentionImage, params.batch - 1) : null;
       void runs().start(toModelSpec(model), params.backend, {
+        sampler: params.sampler,
         seed: params.seed,
         steps: params.steps,
         classLabel: params.classLabel,

@@ -13,7 +13,8 @@ from pathlib import Path
 CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "sampling.json"
 _SAMPLING = json.loads(CONTRACT.read_text())
 LIMITS: dict[str, dict] = _SAMPLING["limits"]  # {"seed": {"min", "max"}, "steps", "batch", "guidance": {..., "decimals"}}
-DEFAULTS: dict[str, float] = _SAMPLING["defaults"]
+DEFAULTS: dict = _SAMPLING["defaults"]
+SAMPLER_STEPS: dict[str, int] = {name: s["default_steps"] for name, s in _SAMPLING["samplers"].items()}
 
 
 def round_guidance(value: float) -> float:

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .contract import DEFAULTS, LIMITS, out_of_range, round_guidance
-from .diffusion import guided_denoiser, heun_sample, karras_sigmas
+from .contract import DEFAULTS, LIMITS, SAMPLER_STEPS, out_of_range, round_guidance
+from .diffusion import guided_denoiser, karras_sigmas
+from .diffusion.sampler import SAMPLERS
 from .images import grid_image, to_uint8
 from .noise import normal_tensor
 from .outputs import OutputError, check_output, write_atomic
@@ -60,7 +61,7 @@ def class_label_of(entry: dict, name: str) -> int:
 
 
 def sample(entry: dict, model_path: Path, seed: int, steps: int, class_label: int, guidance: float, batch: int,
-           threads: int = 0, on_step=None) -> np.ndarray:
+           threads: int = 0, on_step=None, sampler: str = "heun") -> np.ndarray:
     """Final x, (B, C, H, W) float32, for one batch of the given class (num_classes = unconditional)."""
     denoise = OnnxDenoiser(model_path, threads)
     shape = (batch, entry["channels"], entry["resolution"], entry["resolution"])
@@ -68,7 +69,7 @@ def sample(entry: dict, model_path: Path, seed: int, steps: int, class_label: in
     edm = entry["edm"]
     sigmas = karras_sigmas(steps, edm["sigma_min"], edm["sigma_max"], edm["rho"])
     d = guided_denoiser(denoise, class_label, entry["num_classes"], guidance, concat_for(noise))
-    return heun_sample(d, noise, sigmas, on_step)
+    return SAMPLERS[sampler](d, noise, sigmas, on_step)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -76,7 +77,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--manifest", default="public/models/manifest.json")
     p.add_argument("--model", required=True, help="model id in the manifest")
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
-    p.add_argument("--steps", type=int, default=None, help="Heun steps (default: the manifest's)")
+    p.add_argument("--sampler", default=DEFAULTS["sampler"], help=f"one of {', '.join(SAMPLERS)} (contracts/sampling.json)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="sampler steps (default: the manifest's for heun, the contract's for the others)")
     p.add_argument("--class", dest="class_name", default="none", help="class index, class name, or 'none'")
     p.add_argument("--guidance", type=float, default=None,
                    help=f"classifier-free guidance scale, rounded to {LIMITS['guidance']['decimals']} decimals (default: the manifest's)")
@@ -90,7 +93,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def validate(args: argparse.Namespace, entry: dict) -> dict:
     """The run's settings, each checked against contracts/sampling.json; raises UsageError."""
-    steps = entry["default_steps"] if args.steps is None else args.steps
+    if args.sampler not in SAMPLERS:
+        raise UsageError(f"--sampler {args.sampler!r} is not one of {', '.join(SAMPLERS)}")
+    default_steps = entry["default_steps"] if args.sampler == "heun" else SAMPLER_STEPS[args.sampler]
+    steps = default_steps if args.steps is None else args.steps
     guidance = entry.get("default_guidance", 1.0) if args.guidance is None else args.guidance
     guidance = round_guidance(guidance)
     for name, value in (("seed", args.seed), ("steps", steps), ("batch", args.batch), ("guidance", guidance)):
@@ -102,7 +108,7 @@ def validate(args: argparse.Namespace, entry: dict) -> dict:
     for flag, path in (("--png", args.png), ("--json", args.json)):
         if path is not None:
             check_output(flag, path)
-    return {"seed": args.seed, "steps": steps, "class_label": class_label_of(entry, args.class_name),
+    return {"sampler": args.sampler, "seed": args.seed, "steps": steps, "class_label": class_label_of(entry, args.class_name),
             "guidance": guidance, "batch": args.batch}
 
 
@@ -119,14 +125,14 @@ def run(args: argparse.Namespace) -> None:
         print(f"{args.model}: step {i + 1}/{steps}", file=sys.stderr, flush=True)
 
     x = sample(entry, model_path, settings["seed"], steps, settings["class_label"], settings["guidance"],
-               settings["batch"], args.threads, None if args.quiet else progress)
+               settings["batch"], args.threads, None if args.quiet else progress, settings["sampler"])
     if args.png:
         buffer = io.BytesIO()
         grid_image(x, columns=min(settings["batch"], 8), scale=4).save(buffer, format="PNG")
         write_atomic(args.png, buffer.getvalue())
     if args.json:
         write_atomic(args.json, json.dumps({
-            "model": args.model, "seed": settings["seed"], "steps": steps, "class": settings["class_label"],
+            "model": args.model, "sampler": settings["sampler"], "seed": settings["seed"], "steps": steps, "class": settings["class_label"],
             "guidance": settings["guidance"], "shape": list(x.shape), "pixels": to_uint8(x).reshape(-1).tolist(),
             "x": [float(v) for v in x.reshape(-1)]}).encode())
     if not args.png and not args.json:

@@ -96,3 +96,21 @@ def test_progress_per_step_and_rounded_guidance_in_the_output(tmp_path):
     assert written["guidance"] == 1.3 and written["steps"] == 3 and written["shape"] == [1, 1, 32, 32]
     assert (tmp_path / "x.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json", "x.png"]  # no temporary files left
+
+
+def test_unknown_sampler_is_refused(refused):
+    assert_refused(refused("--sampler", "euler"), "--sampler", "heun", "dpmpp-2m")
+
+
+def test_dpmpp_2m_runs_with_the_contracts_default_steps(tmp_path):
+    """--sampler dpmpp-2m takes its steps from contracts/sampling.json and records the sampler."""
+    from diffit.contract import SAMPLER_STEPS
+
+    runs = {}
+    for name in ("heun", "dpmpp-2m"):
+        out = tmp_path / f"{name}.json"
+        sample_main(["--manifest", str(MANIFEST), "--model", MODEL, "--sampler", name, "--batch", "1", "--seed", "4",
+                     "--json", str(out), "--quiet"] + (["--steps", "3"] if name == "heun" else []))
+        runs[name] = json.loads(out.read_text())
+    assert runs["dpmpp-2m"]["sampler"] == "dpmpp-2m" and runs["dpmpp-2m"]["steps"] == SAMPLER_STEPS["dpmpp-2m"]
+    assert runs["heun"]["sampler"] == "heun" and runs["heun"]["pixels"] != runs["dpmpp-2m"]["pixels"]

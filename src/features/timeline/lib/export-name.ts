@@ -1,7 +1,8 @@
 import type { GenerateParams } from '@/inference/protocol';
 
-/** `model-seed3-class1-w2-18steps`: every setting that changes the pixels, in the file name. */
+/** `model-seed3-class1-w2-18steps` (`…-dpmpp-2m-10steps` for another sampler): every setting that changes the pixels. */
 export function exportBaseName(model: string, params: GenerateParams, steps: number): string {
   const label = params.classLabel === null ? 'none' : String(params.classLabel);
-  return `${model}-seed${params.seed}-class${label}-w${params.guidance}-${steps}steps`;
+  const sampler = params.sampler && params.sampler !== 'heun' ? `-${params.sampler}` : '';
+  return `${model}-seed${params.seed}-class${label}-w${params.guidance}${sampler}-${steps}steps`;
 }
