@@ -146,3 +146,29 @@ test('changing the model keeps the steps and guidance the user set', async ({ st
   expect(state.params).toMatchObject({ model: 'dws-fmnist', steps: 3, guidance: 1.5, classLabel: 2 });
   await expect(page.getByTestId('steps')).toHaveValue('3');
 });
+
+test('at 1280 px every sidebar select shows its whole choice', async ({ studio, page }) => {
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await studio.goto({ ...FAST, class: 0, backend: 'auto' });
+  const clipped = await page.evaluate(() => {
+    const canvas = document.createElement('canvas').getContext('2d')!;
+    return [...document.querySelectorAll<HTMLSelectElement>('.sidebar select')].flatMap((select) => {
+      const style = getComputedStyle(select);
+      canvas.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+      const text = select.selectedOptions[0]?.text ?? '';
+      // The text plus the select's padding and its arrow (about 20 px) must fit the box.
+      const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 20;
+      return canvas.measureText(text).width > room ? [`${select.dataset.testid}: "${text}"`] : [];
+    });
+  });
+  expect(clipped).toEqual([]);
+});
+
+test('compare view: no accuracy "at w" without a class, and the show select has a name', async ({ page }) => {
+  await page.goto('/?compare=diffit-fmnist,dws-fmnist&class=none&guidance=2&steps=1&batch=1&backend=wasm');
+  await expect(page.getByTestId('compare-panel')).toHaveCount(2);
+  await expect(page.getByTestId('compare-accuracy')).toHaveCount(0);
+  await expect(page.getByRole('combobox', { name: 'Show' })).toBeVisible();
+  await page.goto('/?compare=diffit-fmnist,dws-fmnist&class=1&guidance=2&steps=1&batch=1&backend=wasm');
+  await expect(page.getByTestId('compare-accuracy')).toHaveCount(2);
+});

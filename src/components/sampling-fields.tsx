@@ -96,7 +96,7 @@ export function SamplingFields({ params, classes, disabled, drafts, setParam }: 
   };
   return (
     <>
-      <label className="field" title="DPM-Solver++(2M) makes one model evaluation per step, Heun two: about the same images from far fewer evaluations">
+      <label className="field" title="EDM Heun: 2 model evaluations per step (2N−1 in all); DPM-Solver++(2M): 1 per step, about the same images from far fewer evaluations">
         <span>Sampler</span>
         <select data-testid="sampler" value={params.sampler} disabled={disabled} onChange={(e) => setParam('sampler', e.target.value as SamplerName)}>
           {SAMPLER_NAMES.map((name) => (

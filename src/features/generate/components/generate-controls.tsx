@@ -27,12 +27,12 @@ export function GenerateControls() {
       }}
     >
       <SamplingFields params={params} classes={model?.classes ?? []} disabled={running} drafts={drafts} setParam={setParam} />
-      <label className="field">
+      <label className="field" title="auto: WebGPU on a hardware GPU, else WASM">
         <span>Backend</span>
         <select data-testid="backend-select" value={params.backend} disabled={running} onChange={(e) => setParam('backend', e.target.value as BackendRequest)}>
           {BACKEND_REQUESTS.map((b) => (
             <option key={b} value={b}>
-              {b === 'auto' ? 'auto: GPU, else WASM' : b === 'webgpu' ? 'WebGPU' : 'WASM'}
+              {b === 'auto' ? 'auto' : b === 'webgpu' ? 'WebGPU' : 'WASM'}
             </option>
           ))}
         </select>
