@@ -4,8 +4,7 @@
  * `training/diffit/diffusion/sampler.py` line for line, with the float rules of `heun.ts`: scalars
  * in float64, rounded to float32 where they meet a tensor; every tensor operation rounds to float32.
  */
-import { guidedDenoiser, karrasSigmas, SampleCancelled, type Denoise, type SampleOptions, type StepRecord } from './heun';
-import { normalTensor } from './noise';
+import { startSampling, type Denoise, type SampleOptions, type StepRecord } from './heun';
 
 const f32 = Math.fround;
 
@@ -23,22 +22,15 @@ export async function sampleDpmpp2m(
   shouldStop?: () => boolean,
   onStart?: (x: Float32Array, sigma: number) => void,
 ): Promise<Float32Array> {
-  const [batch] = opts.shape;
-  const { sigma_min, sigma_max, rho } = opts.edm;
-  const sigmas = karrasSigmas(opts.steps, sigma_min, sigma_max, rho);
-  const D = guidedDenoiser(denoise, opts, batch);
-
-  const t = Array.from(sigmas, (s) => f32(s)); // the float32 noise levels the model sees
-  let x = normalTensor(opts.seed, opts.shape);
-  for (let k = 0; k < x.length; k++) x[k] = f32(x[k] * t[0]);
-  onStart?.(x.slice(), t[0]);
+  const { t, D, x: x0, check } = startSampling(denoise, opts, shouldStop, onStart);
+  let x = x0;
 
   const n = x.length;
   let oldDenoised: Float32Array | null = null;
   for (let i = 0; i < t.length - 1; i++) {
     const tCur = t[i];
     const tNext = t[i + 1];
-    if (shouldStop?.()) throw new SampleCancelled();
+    check();
     const denoised = await D(x, tCur);
     let ratio: number;
     let gain: number;

@@ -92,6 +92,29 @@ export function guidedDenoiser(denoise: Denoise, opts: Pick<SampleOptions, 'clas
 }
 
 /**
+ * What every sampler starts from: the float32 noise levels t_i the model sees (Karras sigmas in
+ * float64, rounded), the guided denoiser, x_0 = noise · t_0 (shown to `onStart`), and the cancel
+ * check polled before each evaluation.
+ */
+export function startSampling(
+  denoise: Denoise,
+  opts: SampleOptions,
+  shouldStop?: () => boolean,
+  onStart?: (x: Float32Array, sigma: number) => void,
+): { t: number[]; D: (x: Float32Array, sigma: number) => Promise<Float32Array>; x: Float32Array; check: () => void } {
+  const { sigma_min, sigma_max, rho } = opts.edm;
+  const t = Array.from(karrasSigmas(opts.steps, sigma_min, sigma_max, rho), (s) => f32(s));
+  const D = guidedDenoiser(denoise, opts, opts.shape[0]);
+  const x = normalTensor(opts.seed, opts.shape);
+  for (let k = 0; k < x.length; k++) x[k] = f32(x[k] * t[0]);
+  onStart?.(x.slice(), t[0]);
+  const check = () => {
+    if (shouldStop?.()) throw new SampleCancelled();
+  };
+  return { t, D, x, check };
+}
+
+/**
  * Runs the sampler. `onStart` sees x_0 = noise · σ_0 before the first evaluation, `onStep` every
  * step (buffers are fresh and may be transferred); `shouldStop` is polled before each evaluation
  * and aborts with `SampleCancelled`.
@@ -103,18 +126,8 @@ export async function sampleHeun(
   shouldStop?: () => boolean,
   onStart?: (x: Float32Array, sigma: number) => void,
 ): Promise<Float32Array> {
-  const [batch] = opts.shape;
-  const { sigma_min, sigma_max, rho } = opts.edm;
-  const sigmas = karrasSigmas(opts.steps, sigma_min, sigma_max, rho);
-  const D = guidedDenoiser(denoise, opts, batch);
-  const check = () => {
-    if (shouldStop?.()) throw new SampleCancelled();
-  };
-
-  const t = Array.from(sigmas, (s) => f32(s)); // the float32 noise levels the model sees
-  let x = normalTensor(opts.seed, opts.shape);
-  for (let k = 0; k < x.length; k++) x[k] = f32(x[k] * t[0]);
-  onStart?.(x.slice(), t[0]);
+  const { t, D, x: x0, check } = startSampling(denoise, opts, shouldStop, onStart);
+  let x = x0;
 
   const n = x.length;
   for (let i = 0; i < t.length - 1; i++) {
