@@ -6,8 +6,6 @@ import { GenerateControls } from '@/features/generate/components/generate-contro
 import { ResultGrid } from '@/features/generate/components/result-grid';
 import { RunProgress } from '@/features/generate/components/run-progress';
 import { ModelPicker } from '@/features/models/components/model-picker';
-import { AttentionExplorer } from '@/features/timeline/components/attention-explorer';
-import { TimelinePanel } from '@/features/timeline/components/timeline-panel';
 import { isCompareUrl } from '@/lib/compare-params';
 import { useStudioStore } from '@/stores/studio-store';
 import { useTimelineStore } from '@/features/timeline/store';
@@ -15,6 +13,9 @@ import type { ImageFrame } from '@/lib/frames';
 
 // The compare view (its store, workers and panels) loads only for `?compare=…`.
 const CompareView = lazy(() => import('@/features/compare/components/compare-view').then((m) => ({ default: m.CompareView })));
+// The trajectory and attention views appear after a run: they load with the first one.
+const TimelinePanel = lazy(() => import('@/features/timeline/components/timeline-panel').then((m) => ({ default: m.TimelinePanel })));
+const AttentionExplorer = lazy(() => import('@/features/timeline/components/attention-explorer').then((m) => ({ default: m.AttentionExplorer })));
 
 /** `?compare=…` opens the compare view (its own store and workers); anything else, the studio. */
 export function App() {
@@ -59,8 +60,10 @@ function Studio() {
         <div className="content">
           <RunProgress />
           <StudioResults />
-          <TimelinePanel />
-          <AttentionExplorer />
+          <Suspense fallback={null}>
+            <TimelinePanel />
+            <AttentionExplorer />
+          </Suspense>
         </div>
       </div>
     </main>
