@@ -1,7 +1,7 @@
 """Issue #10's int8 experiment: quantise shipped models with onnxruntime's tools, and measure what it costs natively.
 
     python scripts/quantize_experiment.py --models diffit-fmnist --out-dir /tmp/diffit-int8 \
-        --json /tmp/diffit-int8/quantize.json [--evaluate 200 --evaluate-variants qdq]      (run from training/)
+        --json /tmp/diffit-int8/quantize.json [--evaluate 200 --evaluate-variants qdq qdq-weights --spread-seed 3]      (run from training/)
 
 then `node scripts/bench-int8.mjs --quantized /tmp/diffit-int8/quantize.json` times every file in WASM and
 writes bench/int8-experiment.json. Nothing under public/models is written.
@@ -10,7 +10,8 @@ Variants (VARIANTS), each from the shipped fp32 file after onnxruntime's pre-pro
 - dynamic: MatMul and Gemm weights int8 per tensor, activations quantised per call (`quantize_dynamic`);
 - qdq: QuantizeLinear/DequantizeLinear around Conv and MatMul (`quantize_static`, QDQ format): weights int8 per
   output channel, activations uint8 with MinMax ranges from the calibration set;
-- qdq-conv: the same around Conv only (the attention and MLP MatMuls stay fp32).
+- qdq-weights: the same, but only where one input is a weight: the attention's activation-by-activation MatMuls
+  (Q K^T and A V) stay fp32, and so do the first and the last Conv (the image in and out).
 
 Calibration set: training images y at the Karras sigmas that Heun 18 and DPM-Solver++(2M) 10 visit, x = y + sigma n
 (EDM's forward process), batch 8 as guidance runs it: 4 class labels and 4 unconditional (label = num_classes).
@@ -21,12 +22,14 @@ Measured per variant against fp32 (native onnxruntime, CPU):
 2. final-image error from the same noise: DPM-Solver++(2M) 10 steps, guidance 2, in 8-bit pixel levels;
 3. ms per evaluation at batch 1 and 8, --threads threads, the variants interleaved forward by forward;
 4. with --evaluate N: `python -m diffit.evaluate` (N class-conditional samples, --fd-samples, Heun --steps,
-   guidance 2) for fp32 and each of --evaluate-variants.
+   guidance 2) for fp32 and each of --evaluate-variants; or, with --evaluate-from, an earlier run's rows for files
+   that are byte for byte the same (to time again on a quieter machine without sampling again).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
@@ -46,7 +49,7 @@ from diffit.runtime import OnnxDenoiser, concat_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CALIBRATION_SCHEDULES = (18, 10)  # Heun 18 (the default) and DPM-Solver++(2M) 10 visit these Karras sigmas
-VARIANTS = ("dynamic", "qdq", "qdq-conv")
+VARIANTS = ("dynamic", "qdq", "qdq-weights")
 
 
 class ExperimentError(Exception):
@@ -89,12 +92,23 @@ def quantise_variants(source: Path, out_dir: Path, stem: str, feeds: list[dict])
     paths = {"fp32": source}
     paths["dynamic"] = out_dir / f"{stem}-dynamic.onnx"
     quantize_dynamic(str(pre), str(paths["dynamic"]), op_types_to_quantize=["MatMul", "Gemm"], weight_type=QuantType.QInt8)
-    for name, ops in (("qdq", ["Conv", "MatMul"]), ("qdq-conv", ["Conv"])):
+    for name, exclude in (("qdq", []), ("qdq-weights", fp32_nodes(pre))):
         paths[name] = out_dir / f"{stem}-{name}.onnx"
-        quantize_static(str(pre), str(paths[name]), Reader(), quant_format=QuantFormat.QDQ, op_types_to_quantize=ops,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
+        quantize_static(str(pre), str(paths[name]), Reader(), quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv", "MatMul"],
+                        nodes_to_exclude=exclude, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
     pre.unlink()
     return paths
+
+
+def fp32_nodes(path: Path) -> list[str]:
+    """qdq-weights' exclusions: MatMuls of two activations (attention's Q K^T and A V), the first and the last Conv."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    weights = {i.name for i in graph.initializer} | {n.output[0] for n in graph.node if n.op_type == "Constant"}
+    products = [n.name for n in graph.node if n.op_type == "MatMul" and not any(i in weights for i in n.input)]
+    convs = [n.name for n in graph.node if n.op_type == "Conv"]
+    return products + [convs[0], convs[-1]]
 
 
 # ----------------------------------------------------------------------------- error against fp32
@@ -121,13 +135,13 @@ def forward_errors(paths: dict[str, Path], images: np.ndarray, labels: np.ndarra
     for sigma in karras_sigmas(18)[:-1]:
         x = (y + sigma * rng.standard_normal(y.shape)).astype(np.float32)
         feeds = {"x": x, "sigma": np.full(8, sigma, np.float32), "class_label": label.astype(np.int64)}
-        ref = dict(zip(outputs, sessions["fp32"].run(outputs, feeds)))
+        ref = dict(zip(outputs, sessions["fp32"].run(outputs, feeds), strict=True))
         for name, s in sessions.items():
             if name == "fp32":
                 continue
             have = [o.name for o in s.get_outputs()]
             result[name]["missing_outputs"] = [o for o in outputs if o not in have]
-            got = dict(zip(have, s.run(have, feeds)))
+            got = dict(zip(have, s.run(have, feeds), strict=True))
             d = np.abs(got["denoised"] - ref["denoised"])
             a = [np.abs(got[o] - ref[o]) for o in attention if o in got]
             rows = [np.abs(got[o].sum(-1) - 1).max() for o in attention if o in got]
@@ -136,7 +150,7 @@ def forward_errors(paths: dict[str, Path], images: np.ndarray, labels: np.ndarra
                 "attention_max_abs": float(max(e.max() for e in a)) if a else None,
                 "attention_mean_abs": float(np.mean([e.mean() for e in a])) if a else None,
                 "attention_row_sum_error": float(max(rows)) if rows else None})
-    for name, r in result.items():
+    for r in result.values():
         ps = r["per_sigma"]
         r["denoised_max_abs"] = max(p["denoised_max_abs"] for p in ps)
         r["denoised_mean_abs"] = float(np.mean([p["denoised_mean_abs"] for p in ps]))
@@ -209,6 +223,25 @@ def evaluate(path: Path, classifier: Path, samples: int, fd_samples: int, steps:
     return {"command": " ".join(cmd[1:]), **{k: row[k] for k in keep if k in row}}
 
 
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def earlier_evaluation(path: Path, model: str, paths: dict[str, Path]) -> dict:
+    """The evaluate rows of an earlier run, kept only for files identical to this run's (its files must still exist)."""
+    earlier = next((m for m in read_json(path, "earlier result")["models"] if m["id"] == model), None)
+    if earlier is None or not earlier.get("evaluate"):
+        raise ExperimentError(f"--evaluate-from {path} has no diffit.evaluate rows for {model}")
+    kept = {}
+    for name, rows in earlier["evaluate"].items():
+        old = Path(earlier["files"][name]["path"])
+        if name in paths and old.is_file() and sha256(old) == sha256(paths[name]):
+            kept[name] = rows
+        else:
+            print(f"{model}: {name} differs from the file evaluated in {path}; its evaluation is dropped", flush=True)
+    return kept
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -225,8 +258,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--evaluate", type=int, default=0, metavar="N", help="diffit.evaluate class-conditional samples (0: skip)")
     p.add_argument("--fd-samples", type=int, default=200)
     p.add_argument("--steps", type=int, default=12, help="Heun steps for diffit.evaluate")
-    p.add_argument("--seeds", type=int, nargs="+", default=[2], help="diffit.evaluate seeds (two give a seed-to-seed spread)")
+    p.add_argument("--seed", type=int, default=2, help="diffit.evaluate seed, the same for every variant (paired)")
+    p.add_argument("--spread-seed", type=int, default=0, help="one more fp32 evaluation at this seed: the seed-to-seed spread "
+                   "that says what 'within noise' means (0: none)")
     p.add_argument("--evaluate-variants", nargs="+", default=["qdq"], choices=VARIANTS)
+    p.add_argument("--evaluate-from", type=Path, default=None, metavar="JSON",
+                   help="instead of --evaluate: take the diffit.evaluate rows of an earlier run's JSON, for the variants "
+                        "whose file there is byte for byte this run's (sha256)")
     p.add_argument("--classifier", type=Path, default=ROOT / "training/weights/classifier-fmnist.pt")
     args = p.parse_args(argv)
     if not args.out_dir.is_dir():
@@ -259,17 +297,20 @@ def run(args: argparse.Namespace) -> dict:
         paths = quantise_variants(args.manifest.parent / entry["file"], args.out_dir, model,
                                   calibration_feeds(train, train_labels, num_classes, seed=0))
         print(f"{model}: quantised in {time.perf_counter() - t0:.1f} s", flush=True)
-        row = {"id": model, "files": {n: {"path": str(p), "bytes": p.stat().st_size} for n, p in paths.items()},
+        row = {"id": model, "files": {n: {"path": str(p), "bytes": p.stat().st_size, "sha256": sha256(p)} for n, p in paths.items()},
                "forward_error": forward_errors(paths, test, test_labels, num_classes, args.threads),
                "image_error": image_errors(paths, num_classes, shape, args.per_class, args.threads)}
         print(f"{model}: errors measured", flush=True)
         row["native"] = native_speed(paths, num_classes, shape, args.threads, args.runs)
-        if args.evaluate:
+        if args.evaluate_from:
+            row["evaluate"] = earlier_evaluation(args.evaluate_from, model, paths)
+        elif args.evaluate:
             work = Path(tempfile.mkdtemp(prefix="diffit-int8-eval-"))
             row["evaluate"] = {}
             for name in ["fp32", *args.evaluate_variants]:
+                seeds = [args.seed, args.spread_seed] if name == "fp32" and args.spread_seed else [args.seed]
                 row["evaluate"][name] = [evaluate(paths[name], args.classifier, args.evaluate, args.fd_samples, args.steps,
-                                                  seed, 1, work) for seed in args.seeds]
+                                                  seed, 1, work) for seed in seeds]
                 print(f"{model}: evaluated {name}", flush=True)
         results.append(row)
     return {"machine": machine(args.threads), "load_average": {"before": load_before, "after": load_average()},
