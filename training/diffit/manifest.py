@@ -20,8 +20,6 @@ import contextlib
 import functools
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +28,7 @@ import numpy as np
 
 from .contract import LIMITS
 from .models.config import VARIANTS
+from .outputs import write_atomic
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO / "contracts" / "manifest.schema.json"
@@ -150,15 +149,7 @@ def read_json(path: Path | str, what: str):
 def write_json_atomic(data, path: Path) -> None:
     """Write beside the target and rename over it, so a reader never sees half a file; NaN is refused."""
     text = json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(Path(path), text.encode())
 
 
 @contextlib.contextmanager

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from functools import partial
 from pathlib import Path
@@ -33,6 +31,7 @@ import torch
 
 from diffit.checkpoint import CheckpointError, load_ema_model
 from diffit.models import DiffiTConfig, build_model
+from diffit.outputs import write_atomic
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -136,10 +135,7 @@ def measure(manifest: dict, ids: list[str], batches: list[int], runs: int, warmu
 def write_json(data: dict, path: Path) -> None:
     """Beside the target, then renamed over it: never half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, (json.dumps(data, indent=1) + "\n").encode())
 
 
 def positive_ints(text: str) -> list[int]:
