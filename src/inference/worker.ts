@@ -176,17 +176,9 @@ function summariseAttention(spec: ModelSpec, params: GenerateParams, image: numb
   return { image, layers: quantised, entropy, distance };
 }
 
-/**
- * The run's sampler. `GenerateParams.sampler` is not in protocol.ts yet (issue #10: the app offers
- * DPM-Solver++(2M) once the URL and the form carry it); until then every run is Heun's.
- */
-function samplerOf(params: GenerateParams): SamplerName {
-  return params.sampler ?? 'heun';
-}
-
 async function generate(request: Extract<WorkerRequest, { type: 'generate' }>): Promise<void> {
   const { id, model: spec, params } = request;
-  const sampler = samplerOf(params);
+  const sampler: SamplerName = params.sampler ?? 'heun';
   let current: Loaded;
   try {
     current = await ensureModel(id, spec, request.backend);

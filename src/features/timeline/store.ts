@@ -60,7 +60,7 @@ export interface TimelineState {
   setHead: (head: number | null) => void;
   hover: (y: number, x: number) => void;
   pick: (y: number, x: number) => void;
-  /** Moves the query pixel by (dy, dx) within the image, pinned; starts at the centre. */
+  /** Moves the query pixel by (dy, dx) within the image, pinned; with no query yet, puts it at the centre. */
   moveQuery: (dy: number, dx: number, size: number) => void;
   setPlaying: (on: boolean) => void;
   setFps: (fps: number) => void;
@@ -226,9 +226,11 @@ export const useTimelineStore = create<TimelineState>()((set, get) => {
       refresh();
     },
     moveQuery: (dy, dx, size) => {
-      const q = get().query ?? { y: Math.floor(size / 2) - dy, x: Math.floor(size / 2) - dx };
+      const q = get().query;
       const clamp = (v: number) => Math.min(size - 1, Math.max(0, v));
-      set({ query: { y: clamp(q.y + dy), x: clamp(q.x + dx) }, pinned: true });
+      // The first key puts the query at the centre; later keys move it.
+      const next = q ? { y: clamp(q.y + dy), x: clamp(q.x + dx) } : { y: Math.floor(size / 2), x: Math.floor(size / 2) };
+      set({ query: next, pinned: true });
       refresh();
     },
     setPlaying: (on) => set({ playing: on }),
