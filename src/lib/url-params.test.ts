@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Manifest, ModelEntry } from '@/types/manifest';
-import { clampParam, DEFAULT_PARAMS, LIMITS, parseClass, readStepParam, readUrlParams, roundGuidance, withParam, withStepParam, writeUrlParams } from './url-params';
+import { clampParam, DEFAULT_PARAMS, LIMITS, parseClass, SAMPLER_NAMES, readStepParam, readUrlParams, roundGuidance, withParam, withStepParam, writeUrlParams } from './url-params';
 
 const model: ModelEntry = {
   id: 'diffit-fmnist',
@@ -93,5 +93,12 @@ describe('one rule for every parameter', () => {
     expect(readStepParam('')).toEqual({ step: null, problem: null });
     expect(readStepParam('?step=0').problem).toMatch(/Ignored step="0"/);
     expect(withStepParam('?seed=2&step=1', 5)).toBe('?seed=2&step=5');
+  });
+});
+
+describe('sampler names', () => {
+  it('the contract names exactly the samplers the worker can run', async () => {
+    const { SAMPLERS } = await import('@/sampling/samplers');
+    expect([...SAMPLER_NAMES].sort()).toEqual(Object.keys(SAMPLERS).sort());
   });
 });

@@ -114,3 +114,10 @@ def test_dpmpp_2m_runs_with_the_contracts_default_steps(tmp_path):
         runs[name] = json.loads(out.read_text())
     assert runs["dpmpp-2m"]["sampler"] == "dpmpp-2m" and runs["dpmpp-2m"]["steps"] == SAMPLER_STEPS["dpmpp-2m"]
     assert runs["heun"]["sampler"] == "heun" and runs["heun"]["pixels"] != runs["dpmpp-2m"]["pixels"]
+
+
+def test_the_contract_names_exactly_the_samplers_python_has():
+    from diffit.contract import SAMPLER_STEPS
+    from diffit.diffusion.sampler import SAMPLERS
+
+    assert sorted(SAMPLER_STEPS) == sorted(SAMPLERS)
