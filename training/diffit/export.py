@@ -3,12 +3,15 @@
     python -m diffit.export --checkpoint weights/diffit-fmnist-ema.pt --id diffit-fmnist \
         --label "DiffiT · Fashion-MNIST" --out-dir ../public/models
     python -m diffit.export --rebuild --out-dir ../public/models     # re-merge the side files, export nothing
+    python -m diffit.export --reexport --out-dir ../public/models    # export every entry again (a new graph form)
 
 The entry's measured blocks (training provenance, evaluation, benchmark) come from side files beside the weights
 and from bench/results.json (diffit/manifest.py says which); the manifest is never edited by hand.
 
 The graph holds the EDM preconditioning, so the app feeds (x, sigma, class_label) and reads
-`denoised` and one `attn_<layer>` output per TMSA layer (softmax weights, heads kept).
+`denoised` and one `attn_<layer>` output per TMSA layer (softmax weights, heads kept). Upsampling is exported in
+its sub-pixel form (models.unet.subpixel_upsample_conv: the same function, 16/36 of the convolution's work); the
+parity check compares the file against the network as trained.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from .manifest import (
     upsert,
 )
 from .models.config import variant_of
+from .models.unet import use_subpixel_upsampling
 
 OPSET = 17
 PARITY_SIGMAS = (0.002, 0.05, 0.5, 2.0, 20.0, 80.0)
@@ -76,9 +80,13 @@ def export_onnx(model: torch.nn.Module, path: Path) -> list[str]:
     dynamic.update({name: {0: "batch"} for name in output_names})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(ExportWrapper(model).eval(), (x, sigma, label), str(path), input_names=["x", "sigma", "class_label"],
-                          output_names=output_names, dynamic_axes=dynamic, opset_version=OPSET, dynamo=False,
-                          do_constant_folding=True)
+        use_subpixel_upsampling(model)
+        try:
+            torch.onnx.export(ExportWrapper(model).eval(), (x, sigma, label), str(path),
+                              input_names=["x", "sigma", "class_label"], output_names=output_names,
+                              dynamic_axes=dynamic, opset_version=OPSET, dynamo=False, do_constant_folding=True)
+        finally:
+            use_subpixel_upsampling(model, False)
     return output_names
 
 
@@ -198,6 +206,28 @@ def export_entry(args, side: SideFiles, evaluation_rows, training_fields) -> dic
     return entry
 
 
+def reexport(args, manifest_path: Path, side: SideFiles) -> None:
+    """Export the manifest's entries (or --id's) again, each from <weights-dir>/<id>-ema.pt with its own label and
+    defaults; every checkpoint is found before the first file is replaced."""
+    manifest = read_json(manifest_path, "manifest")
+    entries = [entry_of(manifest, args.id, manifest_path)] if args.id else manifest["models"]
+    jobs = []
+    for entry in entries:
+        checkpoint = args.weights_dir / f"{entry['id']}-ema.pt"
+        if not checkpoint.is_file():
+            raise ManifestError(f"no weights for {entry['id']}: {checkpoint} is missing")
+        jobs.append(argparse.Namespace(**{**vars(args), "id": entry["id"], "checkpoint": str(checkpoint),
+                                          "label": entry["label"], "default_steps": entry["default_steps"],
+                                          "default_guidance": entry["default_guidance"]}))
+    for job in jobs:
+        check_options(job)
+    for job in jobs:
+        entry = export_entry(job, side, None, None)
+        with edited_manifest(manifest_path) as manifest:
+            upsert(manifest, entry)
+        print(f"manifest entry {job.id} re-exported to {manifest_path}")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m diffit.export", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -221,11 +251,19 @@ def main(argv=None):
                    help="only replace the entry's evaluation (no export, no checkpoint needed)")
     p.add_argument("--rebuild", action="store_true",
                    help="re-merge the side files into every entry (or --id's): no export, no checkpoint needed")
+    p.add_argument("--reexport", action="store_true",
+                   help="export every entry (or --id's) again from <weights-dir>/<id>-ema.pt, keeping its label and "
+                        "defaults: for a change to the exported graph")
+    p.add_argument("--weights-dir", type=Path, default=Path("weights"), help="folder of <id>-ema.pt, with --reexport")
     args = p.parse_args(argv)
-    if args.id is None and not args.rebuild:
-        p.error("--id is required (unless --rebuild)")
-    if not (args.rebuild or args.evaluation_only) and not (args.checkpoint and args.label):
-        p.error("--checkpoint and --label are required (unless --evaluation-only or --rebuild)")
+    if sum((args.rebuild, args.reexport, args.evaluation_only)) > 1:
+        p.error("choose one of --rebuild, --reexport and --evaluation-only")
+    if args.id is None and not (args.rebuild or args.reexport):
+        p.error("--id is required (unless --rebuild or --reexport)")
+    if args.reexport and (args.checkpoint or args.label):
+        p.error("--reexport reads each entry's checkpoint from --weights-dir and its label from the manifest")
+    if not (args.rebuild or args.evaluation_only or args.reexport) and not (args.checkpoint and args.label):
+        p.error("--checkpoint and --label are required (unless --evaluation-only, --rebuild or --reexport)")
     out_dir = Path(args.out_dir)
     manifest_path = out_dir / "manifest.json"
     side = SideFiles(args.provenance_dir, args.bench_results)
@@ -243,6 +281,9 @@ def main(argv=None):
                         print(f"note: {note}")
             print(f"rebuilt {', '.join(e['id'] for e in entries)} in {manifest_path} from the side files in "
                   f"{side.provenance_dir} and {side.bench_results}")
+            return
+        if args.reexport:
+            reexport(args, manifest_path, side)
             return
         if args.evaluation_only:
             rows = evaluation_rows or read_json(side.evaluation(args.id), "evaluation rows")

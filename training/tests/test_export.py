@@ -125,3 +125,34 @@ def test_a_side_file_outside_the_schema_stops_the_export_before_the_manifest_cha
                   "--provenance-dir", provenance, "--bench-results", tmp_path / "none.json")
     assert code == 2 and "gpu_hours" in capsys.readouterr().err
     assert (models / "manifest.json").read_text() == SHIPPED.read_text()
+
+
+def test_reexport_exports_every_entry_again_with_its_label_and_defaults(tmp_path, checkpoint, capsys):
+    models, weights, provenance = tmp_path / "models", tmp_path / "weights", tmp_path / "provenance"
+    weights.mkdir()
+    provenance.mkdir()
+    for model_id in ("tiny-a", "tiny-b"):
+        shutil.copy(checkpoint, weights / f"{model_id}-ema.pt")
+        main([str(a) for a in ["--checkpoint", weights / f"{model_id}-ema.pt", "--id", model_id, "--label", model_id.upper(),
+                               "--default-steps", "12", "--default-guidance", "1.5", "--out-dir", models,
+                               "--no-preview", "--provenance-dir", provenance]])
+    before = json.loads((models / "manifest.json").read_text())
+    onnx_a = (models / "tiny-a.onnx").stat().st_mtime_ns
+    (models / "tiny-b.onnx").unlink()
+    main([str(a) for a in ["--reexport", "--id", "tiny-b", "--weights-dir", weights, "--out-dir", models, "--no-preview",
+                           "--provenance-dir", provenance]])
+    assert (models / "tiny-b.onnx").is_file() and (models / "tiny-a.onnx").stat().st_mtime_ns == onnx_a
+    main([str(a) for a in ["--reexport", "--weights-dir", weights, "--out-dir", models, "--no-preview",
+                           "--provenance-dir", provenance]])
+    assert json.loads((models / "manifest.json").read_text()) == before  # same weights, same graph: same entries
+
+    # A missing checkpoint stops the re-export before any file changes.
+    (weights / "tiny-b-ema.pt").unlink()
+    manifest_text = (models / "manifest.json").read_text()
+    onnx_a = (models / "tiny-a.onnx").stat().st_mtime_ns
+    code = export("--reexport", "--weights-dir", weights, "--out-dir", models, "--no-preview")
+    err = capsys.readouterr().err
+    assert code == 2 and "no weights for tiny-b" in err and len(err.strip().splitlines()) == 1
+    assert (models / "manifest.json").read_text() == manifest_text and (models / "tiny-a.onnx").stat().st_mtime_ns == onnx_a
+    assert export("--reexport", "--label", "X", "--out-dir", models) == 2
+    assert "--reexport reads" in capsys.readouterr().err

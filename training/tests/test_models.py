@@ -10,6 +10,7 @@ import torch
 from diffit.diffusion import EDM
 from diffit.models import MODEL_PRESETS, DiffiTConfig, build_model
 from diffit.models.token_mixers import TMSA, relative_position_index, window_merge, window_partition
+from diffit.models.unet import Upsample, use_subpixel_upsampling
 
 from conftest import REPO
 
@@ -136,6 +137,29 @@ def test_dws_replaces_every_3x3_convolution():
                for m in build_model("diffit-fmnist").modules())
 
 
+@pytest.mark.parametrize("conv", ["dense", "dws"])
+@pytest.mark.parametrize("size", [1, 2, 5, 8])
+def test_subpixel_upsampling_is_upsample_then_convolve(conv, size):
+    """The exported (sub-pixel) form of Upsample gives the trained function, values and gradients, at every size,
+    the borders included (a wrong padding shows at the edges first)."""
+    torch.manual_seed(size)
+    up = Upsample(6, 4, conv)
+    for p in up.parameters():
+        p.data.normal_()
+    x = torch.randn(3, 6, size, size, requires_grad=True)
+    plain = up(x)
+    grad_plain = torch.autograd.grad(plain.square().sum(), [x, *up.parameters()])
+    use_subpixel_upsampling(up)
+    subpixel = up(x)
+    grad_subpixel = torch.autograd.grad(subpixel.square().sum(), [x, *up.parameters()])
+    assert subpixel.shape == plain.shape == (3, 4, 2 * size, 2 * size)
+    torch.testing.assert_close(subpixel, plain, atol=1e-5, rtol=1e-5)
+    for a, b in zip(grad_subpixel, grad_plain, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    use_subpixel_upsampling(up, False)
+    assert not up.subpixel
+
+
 @pytest.mark.parametrize("name", TINY)
 def test_export_parity(name, tmp_path):
     from diffit.export import check_parity, export_onnx
@@ -144,8 +168,13 @@ def test_export_parity(name, tmp_path):
     model = build_model(name).eval()
     outputs = export_onnx(model, tmp_path / "m.onnx")
     assert outputs[0] == "denoised" and len(outputs) == 1 + len(model.net.attention_layers())
-    worst = check_parity(model, tmp_path / "m.onnx")
+    worst = check_parity(model, tmp_path / "m.onnx")  # against the network as trained (upsample, then convolve)
     assert worst["denoised"] <= 1e-4 and worst["attention"] <= 1e-4
+    assert not any(m.subpixel for m in model.modules() if isinstance(m, Upsample))  # the export leaves it as it was
+    import onnx
+
+    ops = {node.op_type for node in onnx.load(str(tmp_path / "m.onnx")).graph.node}
+    assert "DepthToSpace" in ops and "Resize" not in ops  # the sub-pixel form is what ships
 
 
 def test_every_shipped_model_is_tested():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..diffusion.edm import EDM
@@ -23,8 +24,45 @@ class Downsample(nn.Module):
         return self.conv(x)
 
 
+# Row (or column) taps of the 2x2 phase kernels of sub-pixel upsampling, as sums of the 3x3 taps: phase 0 of the
+# output sees input offsets (-1, 0) <- taps (w0, w1 + w2); phase 1 sees offsets (0, +1) <- taps (w0 + w1, w2).
+_PHASE_TAPS = (((1.0, 0.0, 0.0), (0.0, 1.0, 1.0)),
+               ((1.0, 1.0, 0.0), (0.0, 0.0, 1.0)))
+_PHASE_PADS = ((1, 0), (0, 1))  # (before, after) padding of the input for phase 0 and phase 1
+
+
+def subpixel_upsample_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """conv(NearestUp2(x)) computed on the low-resolution map, exactly (up to float rounding).
+
+    Output pixel (2i+a, 2j+b) of a 3x3 convolution of u = NearestUp2(x) reads u rows 2i+a-1 .. 2i+a+1, which are
+    x rows (i-1, i, i) for a = 0 and (i, i, i+1) for a = 1 (likewise columns, with b). So each of the four phases
+    (a, b) is a 2x2 convolution of x, with kernel K_ab = T_a W T_b^T (T_a: _PHASE_TAPS), and
+
+        y = PixelShuffle_2(stack_ab Conv2x2(x; K_ab))        (B, C_out, 2H, 2W)
+
+    at 4 * 4 = 16 multiply-adds per output pair instead of 4 * 9 = 36 (Shi et al. 2016's sub-pixel view).
+    `conv` is a 3x3, stride-1, padding-1 convolution, dense or depthwise.
+    """
+    taps = torch.tensor(_PHASE_TAPS, dtype=conv.weight.dtype, device=conv.weight.device)  # (2 phases, 2, 3)
+    b, _, h, w = x.shape
+    phases = []
+    for a in (0, 1):
+        for c in (0, 1):
+            kernel = torch.einsum("pi,oyij,qj->oypq", taps[a], conv.weight, taps[c])  # (C_out, C_in/groups, 2, 2)
+            padded = F.pad(x, (*_PHASE_PADS[c], *_PHASE_PADS[a]))  # (B, C_in, H+1, W+1)
+            phases.append(F.conv2d(padded, kernel, conv.bias, groups=conv.groups))  # (B, C_out, H, W)
+    y = torch.stack(phases, dim=2)  # (B, C_out, 4, H, W), phase index 2a + b
+    return F.pixel_shuffle(y.reshape(b, -1, h, w), 2)  # (B, C_out, 2H, 2W)
+
+
 class Upsample(nn.Module):
-    """Nearest-neighbour x2, then Conv3x3: (B, C_in, H, W) -> (B, C_out, 2H, 2W)."""
+    """Nearest-neighbour x2, then Conv3x3: (B, C_in, H, W) -> (B, C_out, 2H, 2W).
+
+    With `subpixel` set (the exported graph, `use_subpixel_upsampling`), the same function runs as four 2x2
+    convolutions on the low-resolution map (`subpixel_upsample_conv`): 16/36 of the 3x3 convolution's work.
+    """
+
+    subpixel = False
 
     def __init__(self, in_channels: int, out_channels: int, conv: str):
         super().__init__()
@@ -32,7 +70,20 @@ class Upsample(nn.Module):
         self.conv = make_conv(conv, in_channels, out_channels, 3)
 
     def forward(self, x):
-        return self.conv(self.up(x))
+        if not self.subpixel:
+            return self.conv(self.up(x))
+        if isinstance(self.conv, nn.Conv2d):  # dense
+            return subpixel_upsample_conv(x, self.conv)
+        depthwise, pointwise = self.conv  # DWS: only the 3x3 (depthwise) part sees the upsampled grid's structure
+        return pointwise(subpixel_upsample_conv(x, depthwise))
+
+
+def use_subpixel_upsampling(model: nn.Module, subpixel: bool = True) -> nn.Module:
+    """Switch every Upsample of `model` to the sub-pixel form (export) or back to upsample-then-convolve."""
+    for module in model.modules():
+        if isinstance(module, Upsample):
+            module.subpixel = subpixel
+    return model
 
 
 class DiffiTUNet(nn.Module):
