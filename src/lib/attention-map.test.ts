@@ -94,7 +94,72 @@ describe('stats (attention_stats.py definitions)', () => {
   });
 });
 
+describe('stats on trained-like rows', () => {
+  /** The definitions of attention_stats.py, spelled with Math.log: the reference the fast path must meet. */
+  function referenceStats(data: Float32Array, images: number, l: AttentionLayer, d: Float64Array) {
+    const n = l.tokens;
+    const rows = images * l.heads * l.windows * n;
+    let entropy = 0;
+    let distance = 0;
+    for (let row = 0; row < rows; row++) {
+      for (let k = 0; k < n; k++) {
+        const a = data[row * n + k];
+        entropy -= a * Math.log(Math.max(a, 1e-12));
+        distance += a * d[(row % n) * n + k];
+      }
+    }
+    return { entropy: entropy / rows, distance: distance / rows };
+  }
+
+  it('matches Math.log within the 3e-8 bound of the table on peaked and flat softmax rows, zeros and sub-floor weights included', () => {
+    const l = windowed32;
+    const images = 2;
+    const data = new Float32Array(images * l.heads * l.windows * 64 * 64);
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let r = 0; r < data.length / 64; r++) {
+      const sharpness = 30 * random(); // from near-uniform to nearly one-hot
+      let sum = 0;
+      for (let k = 0; k < 64; k++) sum += data[r * 64 + k] = Math.exp(sharpness * random());
+      for (let k = 0; k < 64; k++) data[r * 64 + k] /= sum;
+    }
+    data.set([0, 1e-13, 1e-30, 1e-12, 1, 0.5], 64 * 5); // exact zeros, below and at the floor, denormals, one
+    const d = tokenDistances(l, 32);
+    const fast = attentionStats(data, images, l, d);
+    const reference = referenceStats(data, images, l, d);
+    expect(Math.abs(fast.entropy - reference.entropy)).toBeLessThan(3e-8); // |error of ln| <= h^2/8, h = 2^-11, and the a's of a row sum to 1
+    expect(fast.distance).toBeCloseTo(reference.distance, 10);
+    expect(fast.entropy).toBeGreaterThan(0.1); // the rows are neither all flat nor all one-hot
+    expect(fast.entropy).toBeLessThan(Math.log(64) - 0.1);
+  });
+
+  it('reads only the first images of the batch, from a view at any offset', () => {
+    const l = global8;
+    const per = l.heads * l.windows * 64 * 64;
+    const backing = new Float32Array(3 * per + 16).fill(1 / 64);
+    backing.fill(0, 16 + per); // the second image is all zeros
+    const view = backing.subarray(16, 16 + 2 * per);
+    expect(attentionStats(view, 1, l, tokenDistances(l, 32)).entropy).toBeCloseTo(Math.log(64), 6);
+    expect(attentionStats(view, 2, l, tokenDistances(l, 32)).entropy).toBeCloseTo(Math.log(64) / 2, 6);
+  });
+});
+
 describe('quantised storage', () => {
+  it('stores round(255·a / row max) for every weight, halves rounded up as Math.round does', () => {
+    const l = global8;
+    const data = softmaxAttention(l, 2);
+    data.set([0.5, 1, 0, 0.25, 1.5 / 255, 2.5 / 255, 0.49999 / 255], 64 * 64 * l.heads + 64 * 3); // image 1, row 3: max 1
+    const { q, scale } = quantizeAttention(data, 1, l);
+    const rows = l.heads * l.windows * 64;
+    for (let row = 0; row < rows; row++) {
+      for (let k = 0; k < 64; k++) {
+        const a = data[rows * 64 + row * 64 + k];
+        expect(q[row * 64 + k]).toBe(Math.round((a * 255) / scale[row]));
+      }
+    }
+    expect(Array.from(q.subarray(3 * 64, 3 * 64 + 7))).toEqual([128, 255, 0, 64, 2, 3, 0]);
+  });
+
   it('every decoded row sums to 1 within quantisation error, for each head and their mean', () => {
     for (const l of [windowed16, global8]) {
       const data = softmaxAttention(l, 2);

