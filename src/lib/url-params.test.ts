@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Manifest, ModelEntry } from '@/types/manifest';
-import { clampParam, DEFAULT_PARAMS, LIMITS, parseClass, SAMPLER_NAMES, readStepParam, readUrlParams, roundGuidance, withParam, withStepParam, writeUrlParams } from './url-params';
+import { clampParam, DEFAULT_PARAMS, LIMITS, parseClass, SAMPLER_NAMES, readStepParam, readUrlParams, roundGuidance, SAMPLER_CHOICES, withParam, withStepParam, writeUrlParams } from './url-params';
 
 const model: ModelEntry = {
   id: 'diffit-fmnist',
@@ -35,14 +35,14 @@ describe('readUrlParams', () => {
   });
 
   it('reads the sampler; its steps default to the contract, a bad name falls back with a notice', () => {
-    expect(readUrlParams('?sampler=dpmpp-2m', manifest).params).toMatchObject({ sampler: 'dpmpp-2m', steps: 10 });
+    expect(readUrlParams('?sampler=dpmpp-2m', manifest).params).toMatchObject({ sampler: 'dpmpp-2m', steps: SAMPLER_CHOICES['dpmpp-2m'].default_steps });
     expect(readUrlParams('?sampler=dpmpp-2m&steps=6', manifest).params).toMatchObject({ sampler: 'dpmpp-2m', steps: 6 });
     const bad = readUrlParams('?sampler=euler', manifest);
     expect(bad.params).toMatchObject({ sampler: 'heun', steps: 12 });
     expect(bad.problems).toEqual(['Ignored sampler="euler" from the URL (heun, dpmpp-2m); using heun.']);
     // Switching sampler moves the steps with it only while they are the old sampler's default.
     const heun = { ...bad.params, steps: 18 };
-    expect(withParam(heun, 'sampler', 'dpmpp-2m').steps).toBe(10);
+    expect(withParam(heun, 'sampler', 'dpmpp-2m').steps).toBe(SAMPLER_CHOICES['dpmpp-2m'].default_steps);
     expect(withParam({ ...heun, steps: 7 }, 'sampler', 'dpmpp-2m').steps).toBe(7);
   });
 

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { InferenceClient, InferenceListener } from '@/inference/client';
 import type { BackendRequest, GenerateParams, ModelSpec, WorkerEvent } from '@/inference/protocol';
 import { setClientFactory, useStudioStore } from './studio-store';
+import { SAMPLER_CHOICES } from '@/lib/url-params';
 
 const manifest = {
   version: 1,
@@ -91,7 +92,7 @@ describe('studio store', () => {
   it('starts with a run on a first visit (no parameters)', async () => {
     await useStudioStore.getState().init('');
     expect(fake.requests.map((r) => r.type)).toEqual(['generate']);
-    expect(fake.requests[0].params).toMatchObject({ sampler: 'dpmpp-2m', steps: 10 });
+    expect(fake.requests[0].params).toMatchObject({ sampler: 'dpmpp-2m', steps: SAMPLER_CHOICES['dpmpp-2m'].default_steps });
     expect(useStudioStore.getState().status).toBe('running');
   });
 
