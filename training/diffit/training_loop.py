@@ -29,6 +29,7 @@ from .images import save_grid
 from .models import MODEL_PRESETS, DiffiTConfig, build_model
 from .models.token_mixers import use_fused_attention
 from .noise import normal_tensor
+from .throughput import peak_bf16_tflops, throughput_fields, training_flops_per_image
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -125,6 +126,7 @@ class Run:
             self.generator.set_state(resume["generator"])
             self.order_rng.bit_generator.state = resume["order_rng"]
             self.permutation, self.cursor = resume["permutation"], resume["cursor"]
+        self.resumed_from = self.images_seen  # where this session started
         self.hardware = hardware_name(self.device, o.bf16) + (f" x{o.world}" if o.world > 1 else "")
 
     def metadata(self) -> dict:
@@ -167,9 +169,14 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None)
     loss_fn = EDMLoss(EDM, run.config.label_dropout, run.config.num_classes)
     local_batch, n = o.batch // o.world, len(data.images)
 
+    chip = torch.cuda.get_device_name(device) if device.type == "cuda" else hardware_name(device)
+    flops_per_image = training_flops_per_image(run.config) if is_main else 0.0  # F_img, forward + backward
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
         params = sum(p.numel() for p in model.parameters())
+        peak = peak_bf16_tflops(chip)
+        print(f"{o.model}: {flops_per_image / 1e9:.2f} GFLOP per training image (3x the forward's); dense bf16 peak of "
+              f"{chip}: {f'{peak:g} TFLOP/s' if peak else 'not listed'}")
         fast = [name for name, on in (("fused Adam", o.fused_adam), ("torch.compile", o.compile), ("SDPA", o.sdpa)) if on]
         print(f"{o.model}: {params:,} parameters, {n:,} training images, device {hardware_name(device, o.bf16)}, "
               f"world {o.world}, global batch {o.batch}, lr {o.lr:g}, fast path: {', '.join(fast) or 'off'}, "
@@ -218,8 +225,12 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None)
             if elapsed > 5 or seen >= o.images or seen >= next_ckpt or seen >= next_snapshot:
                 window_loss = float(window_loss)
                 rate = window_images / elapsed
-                run.history.append({"images": seen, "loss": window_loss / window_images, "images_per_s": rate})
-                bar.set_postfix(loss=f"{window_loss / window_images:.4f}", img_s=f"{rate:.0f}")
+                chip_use = throughput_fields(rate, flops_per_image, chip)
+                run.history.append({"images": seen, "loss": window_loss / window_images, "images_per_s": rate,
+                                    "tflops": chip_use["tflops"], "peak_share": chip_use["peak_share"]})
+                share = f", {chip_use['peak_share']:.1%} of bf16 peak" if chip_use["peak_share"] is not None else ""
+                bar.set_postfix_str(f"loss={window_loss / window_images:.4f}, {rate:.0f} img/s, "
+                                    f"{chip_use['tflops']:.2f} TFLOP/s{share}")
                 if o.quiet:
                     print(json.dumps(run.history[-1]), flush=True)
                 window_loss, window_images, window_start = 0.0, 0, time.perf_counter()
@@ -244,10 +255,14 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None)
     run.save(out)
     sample_grid(ema, run.config, out / "samples.png", o.grid_steps, o.seed, device)
     history = run.history
+    # This session's rate (a resumed run's earlier wall time is not in it).
+    session_s = time.perf_counter() - run_start
+    session_rate = (run.images_seen - run.resumed_from) / session_s if session_s > 0 else None
     summary = {"model": o.model, "images_seen": run.images_seen, "wall_time_s": round(run.wall_time, 1),
                "hardware": hardware_name(device, o.bf16), "world": o.world, "seed": o.seed,
                "final_loss": history[-1]["loss"] if history else None,
-               "images_per_s": run.images_seen / run.wall_time if run.wall_time else None,
+               "images_per_s": session_rate, "train_flops_per_image": flops_per_image,
+               **throughput_fields(session_rate, flops_per_image, chip),
                "batch": o.batch, "lr": o.lr, "fused_adam": o.fused_adam, "compile": o.compile, "sdpa": o.sdpa}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary))

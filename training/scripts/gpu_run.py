@@ -149,14 +149,20 @@ def train(args) -> None:
         run = runs_dir / m
         summary = json.loads((run / "summary.json").read_text()) if m in procs and (run / "summary.json").exists() else {}
         entry.update({"images_before": before[m], "images_after": images_seen(run / "checkpoint.pt"),
-                      "images_per_s": summary.get("images_per_s"), "hardware": summary.get("hardware")})
+                      "images_per_s": summary.get("images_per_s"), "tflops": summary.get("tflops"),
+                      "peak_share": summary.get("peak_share"), "hardware": summary.get("hardware")})
         if args.classifier and entry["images_after"] and args.eval_samples:
             evaluate(args, run, entry)
+    # The models train at once on one chip: its use is the sum of theirs.
+    rates = [e["tflops"] for e in report["runs"].values() if e.get("tflops")]
+    shares = [e["peak_share"] for e in report["runs"].values() if e.get("peak_share")]
+    report["chip"] = {"tflops_total": sum(rates) if rates else None,
+                      "peak_share_total": sum(shares) if len(shares) == len(rates) and shares else None}
     report["wall_s"] = round(time.time() - start, 1)
     files = collect(models, runs_dir)
     report["back"], report["left_out"] = pack_back(files, out)
     (out / "gpu-run.json").write_text(json.dumps(report, indent=1))
-    print(json.dumps({m: {k: e.get(k) for k in ("exit_code", "images_before", "images_after", "images_per_s")}
+    print(json.dumps({m: {k: e.get(k) for k in ("exit_code", "images_before", "images_after", "images_per_s", "peak_share")}
                       for m, e in report["runs"].items()}))
     if report["left_out"]:
         print(f"left out (did not fit): {', '.join(report['left_out'])}", file=sys.stderr)

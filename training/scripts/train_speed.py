@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from diffit.diffusion import EDMLoss  # noqa: E402
 from diffit.models import MODEL_PRESETS, build_model  # noqa: E402
 from diffit.models.token_mixers import use_fused_attention  # noqa: E402
+from diffit.throughput import peak_bf16_tflops, throughput_fields, training_flops_per_image  # noqa: E402
 
 SETTINGS = {"plain": {}, "fused Adam": {"fused_adam": True}, "SDPA": {"sdpa": True}, "compile": {"compile": True},
             "all (--fast)": {"fused_adam": True, "sdpa": True, "compile": True}}
@@ -71,12 +72,19 @@ def main(argv=None):
     torch.backends.cudnn.allow_tf32 = True
     hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"{hardware}, batch {args.batch}, {'bf16 autocast' if args.bf16 else 'fp32/TF32'}, torch {torch.__version__}")
-    print("| model | " + " | ".join(args.settings) + " |")
-    print("|---|" + "---:|" * len(args.settings))
+    peak = peak_bf16_tflops(hardware)
+    print(f"images/s per setting; the best as TFLOP/s (F_img = 3x forward FLOPs, diffit.throughput) and as a share "
+          f"of the dense bf16 peak ({f'{peak:g} TFLOP/s' if peak else 'not listed for this chip'})")
+    print("| model | GFLOP/image | " + " | ".join(args.settings) + " | best TFLOP/s | share of peak |")
+    print("|---|---:|" + "---:|" * len(args.settings) + "---:|---:|")
     for name in args.models:
-        row = [f"{images_per_s(name, args.batch, args.steps, args.warmup, device, args.bf16, **SETTINGS[s]):,.0f}"
-               for s in args.settings]
-        print(f"| {name} | " + " | ".join(row) + " |", flush=True)
+        rates = [images_per_s(name, args.batch, args.steps, args.warmup, device, args.bf16, **SETTINGS[s])
+                 for s in args.settings]
+        flops = training_flops_per_image(MODEL_PRESETS[name])
+        use = throughput_fields(max(rates), flops, hardware)
+        share = f"{use['peak_share']:.1%}" if use["peak_share"] is not None else "–"
+        print(f"| {name} | {flops / 1e9:.2f} | " + " | ".join(f"{r:,.0f}" for r in rates)
+              + f" | {use['tflops']:.2f} | {share} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ import torch
 from diffit.checkpoint import load_checkpoint
 from diffit.data import DataError, load_fashion_mnist, read_idx
 from diffit.diffusion import EDMLoss
-from diffit.models import build_model
+from diffit.models import MODEL_PRESETS, build_model
+from diffit.throughput import training_flops_per_image
 from diffit.train import main as train_main
 
 from conftest import REPO
@@ -75,7 +76,12 @@ def test_train_cli_checkpoints_resumes_and_protects_good_runs(tmp_path, tiny_fmn
     assert first.returncode == 0, first.stderr
     ckpt = out / "checkpoint.pt"
     assert ckpt.exists() and (out / "samples.png").exists()
-    assert json.loads((out / "summary.json").read_text())["images_seen"] == 64
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["images_seen"] == 64
+    # The chip's share (issue 9): F_img from diffit.throughput; a CPU has no listed bf16 peak.
+    assert summary["train_flops_per_image"] == training_flops_per_image(MODEL_PRESETS["dws-tiny"])
+    assert summary["tflops"] == pytest.approx(summary["images_per_s"] * summary["train_flops_per_image"] / 1e12)
+    assert summary["peak_share"] is None and summary["peak_bf16_tflops"] is None
     good = ckpt.read_bytes()
 
     again = run_cli("diffit.train", *common, "--images", 64)
