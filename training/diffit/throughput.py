@@ -36,12 +36,14 @@ def peak_bf16_tflops(device_name: str) -> float | None:
 
 
 def forward_flops_per_image(config: DiffiTConfig, batch: int = 2) -> float:
-    """FLOPs of one denoiser evaluation of one image (2 per multiply-add), counted on the CPU."""
-    model = build_model(config).eval()
-    x = torch.randn(batch, config.in_channels, config.resolution, config.resolution)
+    """FLOPs of one denoiser evaluation of one image (2 per multiply-add), counted on the CPU. The global random
+    state is left as it was (a training run calls this after seeding)."""
     counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model(x, torch.full((batch,), 1.0), torch.zeros(batch, dtype=torch.long))
+    with torch.random.fork_rng(devices=[]):
+        model = build_model(config).eval()
+        x = torch.randn(batch, config.in_channels, config.resolution, config.resolution)
+        with counter, torch.no_grad():
+            model(x, torch.full((batch,), 1.0), torch.zeros(batch, dtype=torch.long))
     return counter.get_total_flops() / batch
 
 

@@ -52,3 +52,11 @@ def test_share_of_the_chip():
     assert throughput_fields(10_000.0, 3e9, "CPU") == {"tflops": pytest.approx(30.0), "peak_bf16_tflops": None,
                                                         "peak_share": None}
     assert throughput_fields(None, 3e9, "NVIDIA H200")["tflops"] is None
+
+
+def test_counting_leaves_the_random_state_alone():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    forward_flops_per_image(MODEL_PRESETS["diffit-tiny"])
+    assert torch.equal(torch.rand(3), expected)
