@@ -3,14 +3,15 @@
 //
 //   1. WebGPU: onnxruntime-web in Node on Dawn (the npm `webgpu` package, installed by
 //      scripts/gpu-bench/prepare.sh into .carry/gpu-bench/, never into node_modules), one process
-//      per bundle (BUNDLES below), ms per forward at each batch, `denoised` only, and the largest
-//      difference from the same bundle's WASM backend;
+//      per bundle (BUNDLES below) running each IO mode (MODES below) in turn, ms per forward at
+//      each batch, `denoised` only, and the largest difference from the same bundle's WASM backend;
 //   2. PyTorch on CUDA, same models and batches: eager and CUDA-graph replay
 //      (training/scripts/bench_cuda.py; skipped with its reason where there is no CUDA);
 //   3. one table, and bench/gpu-results.json with the hardware named.
 //
 // Usage: node scripts/gpu-bench/bench.mjs [--models diffit-fmnist,dws-fmnist,diffip-fmnist | all]
-//   [--batches 1,2,8] [--runs 30] [--warmup 3] [--bundles jsep,webgpu] [--model-dir public/models]
+//   [--batches 1,2,8] [--runs 30] [--warmup 3] [--bundles jsep,webgpu] [--modes plain,gpu-io,capture]
+//   [--timeout 180 (seconds per bundle process)] [--model-dir public/models]
 //   [--ort node_modules/onnxruntime-web/dist] [--webgpu .carry/gpu-bench/node_modules/webgpu]
 //   [--python .venv/bin/python] [--no-cuda] [--allow-fallback-adapter] [--out bench/gpu-results.json]
 // A benchmark, not a test: it asserts nothing about times. docs/gpu-bench.md: the run on a GPU machine.
@@ -32,9 +33,21 @@ export const BUNDLES = {
 };
 export const DEFAULT_MODELS = ['diffit-fmnist', 'dws-fmnist', 'diffip-fmnist'];
 
+/**
+ * How a forward's tensors travel (run-bundle.mjs has the details): `plain` CPU tensors in and out;
+ * `gpu-io` GPU tensors in, written per forward, `denoised` left on the GPU and downloaded;
+ * `capture` gpu-io with ORT's graph capture (recorded once, replayed), one session per batch.
+ */
+export const MODES = ['plain', 'gpu-io', 'capture'];
+
+/** The results' name for a bundle in a mode: `webgpu_<bundle>` for plain (the first runs' names), else `webgpu_<bundle>_<mode>`. */
+export function runtimeKey(bundle, mode) {
+  return mode === 'plain' ? `webgpu_${bundle}` : `webgpu_${bundle}_${mode}`;
+}
+
 /** Parses the command line; a bad value is a BenchError. */
 export function parseArgs(argv) {
-  const known = new Set(['--models', '--batches', '--runs', '--warmup', '--bundles', '--model-dir', '--ort', '--webgpu', '--python', '--manifest', '--out']);
+  const known = new Set(['--models', '--batches', '--runs', '--warmup', '--bundles', '--modes', '--timeout', '--model-dir', '--ort', '--webgpu', '--python', '--manifest', '--out']);
   const flags = new Set(['--no-cuda', '--allow-fallback-adapter']);
   const values = {};
   for (let i = 0; i < argv.length; i++) {
@@ -49,8 +62,13 @@ export function parseArgs(argv) {
   };
   const bundles = (values['--bundles'] ?? Object.keys(BUNDLES).join(',')).split(',');
   for (const b of bundles) if (!BUNDLES[b]) throw new BenchError(`unknown bundle ${b}; choose from ${Object.keys(BUNDLES).join(', ')}`);
+  const modes = (values['--modes'] ?? MODES.join(',')).split(',');
+  for (const m of modes) if (!MODES.includes(m)) throw new BenchError(`unknown mode ${m}; choose from ${MODES.join(', ')}`);
+  if (new Set(modes).size !== modes.length || new Set(bundles).size !== bundles.length) throw new BenchError('--bundles and --modes name each one once');
   const [runs] = ints('--runs', values['--runs'] ?? '30');
   if (runs < 1) throw new BenchError('--runs must be at least 1');
+  const [timeout] = ints('--timeout', values['--timeout'] ?? '180');
+  if (timeout < 1) throw new BenchError('--timeout must be at least 1 (seconds per bundle)');
   const python = values['--python'] ?? (existsSync(resolve(ROOT, '.venv/bin/python')) ? resolve(ROOT, '.venv/bin/python') : 'python3');
   return {
     models: (values['--models'] ?? DEFAULT_MODELS.join(',')).split(','),
@@ -58,6 +76,8 @@ export function parseArgs(argv) {
     runs,
     warmup: ints('--warmup', values['--warmup'] ?? '3')[0],
     bundles,
+    modes: MODES.filter((m) => modes.includes(m)), // in MODES order: plain first compiles the shaders the others reuse
+    timeoutS: timeout,
     manifest: resolve(ROOT, values['--manifest'] ?? 'public/models/manifest.json'),
     modelDir: resolve(ROOT, values['--model-dir'] ?? 'public/models'),
     ortDir: resolve(ROOT, values['--ort'] ?? 'node_modules/onnxruntime-web/dist'),
@@ -100,18 +120,41 @@ function readJson(path) {
   }
 }
 
-/** Runs one bundle in a child process; its result, or `{ error }` from its last stderr line. */
+/**
+ * Runs one bundle, every mode in turn, in a child process; one entry per mode: its rows, or
+ * `{ error }` from the child's last stderr line. A child that dies keeps what it wrote before,
+ * and the rest say why.
+ */
 function runBundle(bundle, options, models, scratch) {
   const out = join(scratch, `${bundle}.json`);
-  const job = { bundle, file: BUNDLES[bundle], ortDir: options.ortDir, webgpuDir: options.webgpuDir, allowFallback: options.allowFallback, runs: options.runs, warmup: options.warmup, batches: options.batches, models, out };
-  if (!existsSync(join(options.ortDir, job.file))) return { bundle, file: job.file, error: `${join(options.ortDir, job.file)} is missing (--ort names onnxruntime-web's dist folder)` };
-  console.log(`webgpu: bundle ${bundle} (${job.file}), ${models.length} model(s), batches ${options.batches.join('/')}, ${options.runs} runs after ${options.warmup} warm-up…`);
-  const r = spawnSync(process.execPath, [join(HERE, 'run-bundle.mjs'), JSON.stringify(job)], { cwd: ROOT, stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8', maxBuffer: 64 << 20 });
-  process.stderr.write(r.stderr.split('\n').filter((l) => /^(jsep|webgpu): /.test(l)).map((l) => `${l}\n`).join(''));
-  const result = r.status === 0 ? readJson(out) : null;
-  if (result) return result;
-  const lines = (r.stderr ?? '').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('at ') && l.length < 400);
-  return { bundle, file: job.file, error: `exit ${r.status ?? r.signal}: ${lines.at(-1) ?? 'no message'}` };
+  const id = { bundle, file: BUNDLES[bundle] };
+  const job = { ...id, modes: options.modes, ortDir: options.ortDir, webgpuDir: options.webgpuDir, allowFallback: options.allowFallback, runs: options.runs, warmup: options.warmup, batches: options.batches, models, out };
+  if (!existsSync(join(options.ortDir, job.file))) return options.modes.map((mode) => ({ ...id, mode, error: `${join(options.ortDir, job.file)} is missing (--ort names onnxruntime-web's dist folder)` }));
+  console.log(`webgpu: bundle ${bundle} (${job.file}), modes ${options.modes.join('/')}, ${models.length} model(s), batches ${options.batches.join('/')}, ${options.runs} runs after ${options.warmup} warm-up…`);
+  const t0 = performance.now();
+  // A hung forward (a map that never resolves) must not eat the GPU call: kill the child, keep what it wrote.
+  const r = spawnSync(process.execPath, [join(HERE, 'run-bundle.mjs'), JSON.stringify(job)], { cwd: ROOT, stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8', maxBuffer: 64 << 20, timeout: options.timeoutS * 1000, killSignal: 'SIGKILL' });
+  process.stderr.write((r.stderr ?? '').split('\n').filter((l) => /^(jsep|webgpu): /.test(l)).map((l) => `${l}\n`).join(''));
+  console.log(`webgpu: bundle ${bundle} took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const stderr = r.error?.code === 'ETIMEDOUT' ? `${r.stderr ?? ''}\nkilled after --timeout ${options.timeoutS} s` : r.stderr;
+  return childResult(id, options.modes, r.status === 0, readJson(out), stderr, r.status ?? r.signal);
+}
+
+/**
+ * A child's result, one entry per mode: what it wrote. Where it died, the modes it finished stand,
+ * the one it was in keeps its rows and carries its last stderr line as `unfinished` (for the
+ * models it did not reach), and the ones it never began fail with that line.
+ */
+export function childResult(id, modes, finished, written, stderr, exit) {
+  const lines = (stderr ?? '').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('at ') && l.length < 400);
+  const error = `exit ${exit}: ${lines.at(-1) ?? 'no message'}`;
+  const current = Object.keys(written?.modes ?? {}).at(-1); // the mode it was in: the child runs them in order
+  return modes.map((mode) => {
+    const done = written?.modes?.[mode];
+    if (!done) return { ...id, mode, error };
+    const entry = { ...id, mode, version: written.version, models: done.models, ...(done.note ? { note: done.note } : {}) };
+    return finished || mode !== current ? entry : { ...entry, unfinished: error };
+  });
 }
 
 /** PyTorch CUDA eager and graph timings (training/scripts/bench_cuda.py), or why there are none. */
@@ -129,13 +172,13 @@ function runCuda(options, models, scratch) {
 /** The results file: per model, per runtime, per batch. */
 export function assemble({ options, models, adapter, bundles, cuda, webgpuVersion, measuredAt }) {
   const runtimes = {};
-  for (const b of bundles) runtimes[`webgpu_${b.bundle}`] = b;
+  for (const b of bundles) runtimes[runtimeKey(b.bundle, b.mode ?? 'plain')] = b;
   const rows = models.map((m) => {
     const ms = {};
     const errors = {};
     for (const [name, b] of Object.entries(runtimes)) {
       const row = b.models?.[m.id];
-      const error = b.error ?? row?.error;
+      const error = b.error ?? row?.error ?? (row ? undefined : b.unfinished);
       if (error) errors[name] = error;
       else ms[name] = Object.fromEntries(options.batches.map((n) => [n, row?.batches?.[n] ?? { error: 'not run' }]));
     }
@@ -154,6 +197,7 @@ export function assemble({ options, models, adapter, bundles, cuda, webgpuVersio
     runs: options.runs,
     warmup: options.warmup,
     outputs: ['denoised'],
+    modes: [...new Set(bundles.map((b) => b.mode ?? 'plain'))],
     machine: {
       cpu: cpuName(),
       cores: cpus().length,
@@ -163,10 +207,20 @@ export function assemble({ options, models, adapter, bundles, cuda, webgpuVersio
       gpu: cuda.device ?? adapter.description ?? null,
     },
     onnxruntime_web: version,
-    bundles: Object.fromEntries(bundles.map((b) => [b.bundle, { file: b.file, error: b.error ?? null }])),
+    bundles: bundleSummary(bundles),
     pytorch: cuda.models ? { torch: cuda.torch, cuda: cuda.cuda, device: cuda.device, dtype: cuda.dtype, tf32: cuda.tf32, weights: cuda.weights } : { skipped: cuda.skipped ?? 'no results' },
     models: rows,
   };
+}
+
+/** Per bundle: its file, and per mode the error that stopped its process (null when it finished) and any workaround it used. */
+function bundleSummary(bundles) {
+  const out = {};
+  for (const b of bundles) {
+    out[b.bundle] ??= { file: b.file, modes: {} };
+    out[b.bundle].modes[b.mode ?? 'plain'] = { error: b.error ?? b.unfinished ?? null, ...(b.note ? { note: b.note } : {}) };
+  }
+  return out;
 }
 
 export function formatTable(results) {
@@ -176,17 +230,28 @@ export function formatTable(results) {
   lines.push(`${machine.gpu ?? '?'}; WebGPU adapter ${a.vendor} ${a.architecture} (${a.description})${a.is_fallback ? ' — SOFTWARE, not a GPU' : ''}; ${machine.webgpu.package}, Node ${machine.node}, onnxruntime-web ${results.onnxruntime_web ?? '?'}; ${machine.cpu}.`);
   lines.push(`Median ms per forward (ms per image) over ${results.runs} runs after ${results.warmup} warm-up, 'denoised' only; WebGPU includes reading the output back.`);
   const cell = (t) => (!t ? '–' : t.error ? 'error' : `${t.median_ms.toFixed(2)} (${(t.median_ms / t.batch_size).toFixed(2)})`);
-  lines.push(['model'.padEnd(15), 'runtime'.padEnd(20), ...results.batches.map((b) => `batch ${b}`.padStart(18))].join(''));
+  lines.push(['model'.padEnd(15), 'runtime'.padEnd(24), ...results.batches.map((b) => `batch ${b}`.padStart(18))].join(''));
   for (const m of results.models) {
     for (const [name, byBatch] of Object.entries(m.ms_per_forward)) {
-      lines.push([m.id.padEnd(15), name.padEnd(20), ...results.batches.map((b) => cell(byBatch[b] && { ...byBatch[b], batch_size: b }).padStart(18))].join(''));
+      lines.push([m.id.padEnd(15), name.padEnd(24), ...results.batches.map((b) => cell(byBatch[b] && { ...byBatch[b], batch_size: b }).padStart(18))].join(''));
     }
-    for (const [name, error] of Object.entries(m.errors)) lines.push(`${m.id.padEnd(15)}${name.padEnd(20)}failed: ${error}`);
+    for (const [name, error] of Object.entries(m.errors)) lines.push(`${m.id.padEnd(15)}${name.padEnd(24)}failed: ${error}`);
+  }
+  for (const [bundle, { modes }] of Object.entries(results.bundles)) {
+    for (const [mode, { note }] of Object.entries(modes ?? {})) if (note) lines.push(`${runtimeKey(bundle, mode)}: ${note}`);
   }
   if (results.pytorch.skipped) lines.push(`PyTorch CUDA: skipped (${results.pytorch.skipped})`);
   else lines.push(`PyTorch ${results.pytorch.torch}, CUDA ${results.pytorch.cuda}, ${results.pytorch.dtype}, TF32 ${results.pytorch.tf32 ? 'on' : 'off'}, weights ${[...new Set(Object.values(results.pytorch.weights ?? {}))].join(' / ')}`);
-  const diffs = results.models.flatMap((m) => Object.entries(m.ms_per_forward).filter(([n]) => n.startsWith('webgpu_')).flatMap(([, byBatch]) => Object.values(byBatch).map((t) => t.max_abs_diff_vs_wasm).filter((d) => d !== undefined)));
-  if (diffs.length) lines.push(`largest |WebGPU - WASM| on 'denoised': ${Math.max(...diffs).toExponential(2)}`);
+  const batchErrors = results.models.flatMap((m) => Object.entries(m.ms_per_forward).flatMap(([name, byBatch]) => Object.entries(byBatch).filter(([, t]) => t.error).map(([b, t]) => `${m.id} ${name} batch ${b}: ${t.error}`)));
+  for (const e of batchErrors) lines.push(`failed: ${e}`);
+  const diffs = {};
+  for (const m of results.models) {
+    for (const [name, byBatch] of Object.entries(m.ms_per_forward)) {
+      if (!name.startsWith('webgpu_')) continue;
+      for (const t of Object.values(byBatch)) if (t.max_abs_diff_vs_wasm !== undefined) diffs[name] = Math.max(diffs[name] ?? 0, t.max_abs_diff_vs_wasm);
+    }
+  }
+  if (Object.keys(diffs).length) lines.push(`largest |WebGPU - WASM| on 'denoised': ${Object.entries(diffs).map(([n, d]) => `${n} ${d.toExponential(2)}`).join(', ')}`);
   return lines.join('\n');
 }
 
@@ -203,7 +268,7 @@ async function main() {
   const measuredAt = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const scratch = mkdtempSync(join(tmpdir(), 'gpu-bench-'));
   try {
-    const bundles = options.bundles.map((b) => runBundle(b, options, models, scratch));
+    const bundles = options.bundles.flatMap((b) => runBundle(b, options, models, scratch));
     const cuda = runCuda(options, models, scratch);
     const results = assemble({ options, models, adapter, bundles, cuda, webgpuVersion, measuredAt });
     console.log(`\n${formatTable(results)}`);

@@ -5,8 +5,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { assemble, BUNDLES, formatTable, parseArgs, selectModels } from './bench.mjs';
-import { BenchError, chooseAdapter, freshBytes, installWriteBufferCopy } from './webgpu-node.mjs';
+import { assemble, BUNDLES, childResult, formatTable, MODES, parseArgs, runtimeKey, selectModels } from './bench.mjs';
+import { BenchError, chooseAdapter, freshBytes, installWriteBufferCopy, isShared } from './webgpu-node.mjs';
 
 test('freshBytes copies the elements a typed-array write names into an ArrayBuffer of its own', () => {
   const shared = new SharedArrayBuffer(32);
@@ -44,6 +44,18 @@ test('the writeBuffer shim hands the binding a fresh copy, once however often it
   new Uint8Array(memory).set([9, 8, 7, 6, 5, 4, 3, 2]);
   new FakeQueue().writeBuffer('gpu-buffer', 16, memory, 2, 4);
   assert.deepEqual(seen, [{ buffer: 'gpu-buffer', offset: 16, bytes: [7, 6, 5, 4], dataOffset: undefined, size: undefined }]);
+  // An ordinary typed array (the bench's own writes) passes untouched, offsets and all.
+  const own = new Float32Array([1, 2, 3]);
+  new FakeQueue().writeBuffer('x', 0, own, 1, 2);
+  assert.equal(seen.length, 2);
+  assert.deepEqual(seen[1], { buffer: 'x', offset: 0, bytes: [1, 2, 3], dataOffset: 1, size: 2 });
+});
+
+test('isShared tells WASM memory from ordinary memory', () => {
+  assert.equal(isShared(new SharedArrayBuffer(4)), true);
+  assert.equal(isShared(new Uint8Array(new SharedArrayBuffer(4))), true);
+  assert.equal(isShared(new ArrayBuffer(4)), false);
+  assert.equal(isShared(new Float32Array(1)), false);
 });
 
 test('chooseAdapter refuses no adapter and a software one, and describes a GPU', async () => {
@@ -60,9 +72,51 @@ test('parseArgs: defaults, and one clear error for a bad value', () => {
   assert.deepEqual(o.batches, [1, 2, 8]);
   assert.deepEqual(o.bundles, Object.keys(BUNDLES));
   assert.equal(o.cuda, true);
+  assert.deepEqual(o.modes, ['plain', 'gpu-io', 'capture']);
+  assert.deepEqual(o.modes, MODES);
+  assert.equal(o.timeoutS, 180);
+  assert.equal(parseArgs(['--timeout', '60']).timeoutS, 60);
+  assert.throws(() => parseArgs(['--timeout', '0']), /--timeout must be at least 1/);
   assert.throws(() => parseArgs(['--bundles', 'webgl']), BenchError);
   assert.throws(() => parseArgs(['--runs', 'x']), BenchError);
   assert.throws(() => parseArgs(['--frobnicate']), BenchError);
+});
+
+test('parseArgs --modes: a subset, run in MODES order (plain first), each mode once', () => {
+  assert.deepEqual(parseArgs(['--modes', 'capture,plain']).modes, ['plain', 'capture']);
+  assert.deepEqual(parseArgs(['--modes', 'gpu-io']).modes, ['gpu-io']);
+  assert.throws(() => parseArgs(['--modes', 'gpu_io']), (e) => e instanceof BenchError && /unknown mode gpu_io; choose from plain, gpu-io, capture/.test(e.message));
+  assert.throws(() => parseArgs(['--modes', 'plain,plain']), BenchError);
+  assert.throws(() => parseArgs(['--modes', '']), BenchError);
+  assert.throws(() => parseArgs(['--modes']), BenchError);
+});
+
+test('runtimeKey: plain keeps the first runs\' names, the other modes add theirs', () => {
+  assert.equal(runtimeKey('jsep', 'plain'), 'webgpu_jsep');
+  assert.equal(runtimeKey('webgpu', 'plain'), 'webgpu_webgpu');
+  assert.equal(runtimeKey('jsep', 'gpu-io'), 'webgpu_jsep_gpu-io');
+  assert.equal(runtimeKey('webgpu', 'capture'), 'webgpu_webgpu_capture');
+});
+
+test('childResult: one entry per mode; a dead child keeps what it finished and the rows of the mode it died in', () => {
+  const id = { bundle: 'jsep', file: BUNDLES.jsep };
+  const modes = ['plain', 'gpu-io', 'capture'];
+  const rows = { a: { batches: {} } };
+  const written = { ...id, version: '1.30.0', modes: { plain: { models: rows }, 'gpu-io': { models: rows }, capture: { models: rows, note: 'pinned' } } };
+  assert.deepEqual(childResult(id, modes, true, written, '', 0), [
+    { ...id, mode: 'plain', version: '1.30.0', models: rows },
+    { ...id, mode: 'gpu-io', version: '1.30.0', models: rows },
+    { ...id, mode: 'capture', version: '1.30.0', models: rows, note: 'pinned' },
+  ]);
+  const stderr = 'jsep: capture: a, batch 1: fine\nRuntimeError: Aborted()\n    at abort (ort.bundle.min.mjs:1:2)\n';
+  const died = { ...id, version: '1.30.0', modes: { plain: { models: rows }, 'gpu-io': { models: {} } } };
+  assert.deepEqual(childResult(id, modes, false, died, stderr, 'SIGABRT'), [
+    { ...id, mode: 'plain', version: '1.30.0', models: rows },
+    { ...id, mode: 'gpu-io', version: '1.30.0', models: {}, unfinished: 'exit SIGABRT: RuntimeError: Aborted()' },
+    { ...id, mode: 'capture', error: 'exit SIGABRT: RuntimeError: Aborted()' },
+  ]);
+  assert.deepEqual(childResult(id, ['plain'], false, null, '', 1), [{ ...id, mode: 'plain', error: 'exit 1: no message' }]);
+  assert.deepEqual(childResult(id, ['plain'], false, null, 'jsep: plain: a, batch 1: fine\nkilled after --timeout 9 s', 'SIGKILL'), [{ ...id, mode: 'plain', error: 'exit SIGKILL: killed after --timeout 9 s' }]);
 });
 
 test('selectModels refuses a file that is not the manifest\'s', () => {
@@ -91,6 +145,8 @@ test('assemble: per model, per runtime, per batch, with failures and the hardwar
   assert.deepEqual(Object.keys(r.models[0].ms_per_forward), ['webgpu_jsep', 'pytorch_cuda_eager', 'pytorch_cuda_graph']);
   assert.equal(r.models[0].ms_per_forward.webgpu_jsep[8].ms_per_image, 3);
   assert.deepEqual(r.models[0].errors, { webgpu_webgpu: 'Invalid argument' });
+  assert.deepEqual(r.modes, ['plain']);
+  assert.deepEqual(r.bundles, { jsep: { file: BUNDLES.jsep, modes: { plain: { error: null } } }, webgpu: { file: BUNDLES.webgpu, modes: { plain: { error: null } } } });
   assert.equal(r.pytorch.device, 'NVIDIA H200');
   assert.deepEqual(r.models[0].pytorch_graph_vs_eager_max_abs_diff, { 1: 0, 8: 1e-7 });
   const table = formatTable(r);
@@ -100,4 +156,39 @@ test('assemble: per model, per runtime, per batch, with failures and the hardwar
   const skipped = assemble({ options, models: [{ id: 'm' }], adapter, bundles, cuda: { skipped: 'no CUDA device' }, webgpuVersion: '0.6.2', measuredAt: 'now' });
   assert.deepEqual(skipped.pytorch, { skipped: 'no CUDA device' });
   assert.match(formatTable(skipped), /PyTorch CUDA: skipped \(no CUDA device\)/);
+});
+
+test('assemble: one runtime per bundle and mode, a dead mode\'s rows and errors kept apart', () => {
+  const options = { batches: [1, 2], runs: 3, warmup: 1 };
+  const t = (ms, b, diff = 1e-6) => ({ median_ms: ms, q25_ms: ms, q75_ms: ms, runs: 3, ms_per_image: ms / b, max_abs_diff_vs_wasm: diff });
+  const bundles = [
+    { bundle: 'jsep', file: BUNDLES.jsep, mode: 'plain', version: '1.30.0', models: { a: { batches: { 1: t(20, 1), 2: t(22, 2) } }, b: { batches: { 1: t(30, 1), 2: t(31, 2) } } } },
+    { bundle: 'jsep', file: BUNDLES.jsep, mode: 'gpu-io', version: '1.30.0', models: { a: { batches: { 1: t(10, 1), 2: { error: 'device lost' } } }, b: { batches: { 1: t(11, 1), 2: t(12, 2, 3e-6) } } } },
+    // died after model a: b says why
+    { bundle: 'jsep', file: BUNDLES.jsep, mode: 'capture', version: '1.30.0', models: { a: { batches: { 1: t(2, 1), 2: t(3, 2) } } }, unfinished: 'exit 134: Aborted()' },
+    { bundle: 'webgpu', file: BUNDLES.webgpu, mode: 'capture', error: 'exit 1: Invalid argument' },
+    { bundle: 'webgpu', file: BUNDLES.webgpu, mode: 'gpu-io', version: '1.30.0', models: { a: { batches: { 1: t(5, 1), 2: t(6, 2) } }, b: { batches: { 1: t(7, 1), 2: t(8, 2) } } }, note: 'pinned' },
+  ];
+  const adapter = { vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H200', is_fallback: false };
+  const models = [{ id: 'a' }, { id: 'b' }];
+  const r = assemble({ options, models, adapter, bundles, cuda: { skipped: '--no-cuda' }, webgpuVersion: '0.6.2', measuredAt: 'now' });
+  assert.deepEqual(r.modes, ['plain', 'gpu-io', 'capture']);
+  const [a, b] = r.models;
+  assert.deepEqual(Object.keys(a.ms_per_forward), ['webgpu_jsep', 'webgpu_jsep_gpu-io', 'webgpu_jsep_capture', 'webgpu_webgpu_gpu-io']);
+  assert.equal(a.ms_per_forward['webgpu_jsep_capture'][2].median_ms, 3);
+  assert.deepEqual(a.ms_per_forward['webgpu_jsep_gpu-io'][2], { error: 'device lost' });
+  assert.deepEqual(a.errors, { webgpu_webgpu_capture: 'exit 1: Invalid argument' });
+  assert.deepEqual(Object.keys(b.ms_per_forward), ['webgpu_jsep', 'webgpu_jsep_gpu-io', 'webgpu_webgpu_gpu-io']);
+  assert.deepEqual(b.errors, { webgpu_jsep_capture: 'exit 134: Aborted()', webgpu_webgpu_capture: 'exit 1: Invalid argument' });
+  assert.deepEqual(r.bundles, {
+    jsep: { file: BUNDLES.jsep, modes: { plain: { error: null }, 'gpu-io': { error: null }, capture: { error: 'exit 134: Aborted()' } } },
+    webgpu: { file: BUNDLES.webgpu, modes: { capture: { error: 'exit 1: Invalid argument' }, 'gpu-io': { error: null, note: 'pinned' } } },
+  });
+  const table = formatTable(r);
+  assert.match(table, /^a\s+webgpu_jsep_gpu-io\s+10\.00 \(10\.00\)\s+error$/m);
+  assert.match(table, /^a\s+webgpu_jsep_capture\s+2\.00 \(2\.00\)\s+3\.00 \(1\.50\)$/m);
+  assert.match(table, /^b\s+webgpu_jsep_capture\s+failed: exit 134: Aborted\(\)$/m);
+  assert.match(table, /^failed: a webgpu_jsep_gpu-io batch 2: device lost$/m);
+  assert.match(table, /^webgpu_webgpu_gpu-io: pinned$/m);
+  assert.match(table, /webgpu_jsep 1\.00e-6, webgpu_jsep_gpu-io 3\.00e-6, webgpu_jsep_capture 1\.00e-6/);
 });

@@ -32,11 +32,23 @@ export function freshBytes(data, dataOffset = 0, size = undefined) {
   return copy;
 }
 
-/** Wraps `GPUQueue.prototype.writeBuffer` so that every write goes through `freshBytes`. */
+/** Whether `data` (a typed array or buffer) lives in a SharedArrayBuffer. */
+export function isShared(data) {
+  const buffer = ArrayBuffer.isView(data) ? data.buffer : data;
+  return typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer;
+}
+
+/**
+ * Wraps `GPUQueue.prototype.writeBuffer` so that every write from shared memory goes through
+ * `freshBytes`; other writes (the bench's own, from ordinary typed arrays) pass unchanged, as in
+ * a browser.
+ */
 export function installWriteBufferCopy(GPUQueue) {
   const original = GPUQueue.prototype.writeBuffer;
   if (original.copiesData) return;
-  const writeBuffer = function (buffer, bufferOffset, data, dataOffset, size) {
+  const writeBuffer = function (...args) {
+    const [buffer, bufferOffset, data, dataOffset, size] = args;
+    if (!isShared(data)) return original.apply(this, args);
     return original.call(this, buffer, bufferOffset, freshBytes(data, dataOffset, size));
   };
   writeBuffer.copiesData = true;
