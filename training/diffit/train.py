@@ -61,6 +61,9 @@ def parse_args(argv=None):
     fast.add_argument("--sdpa", action="store_true",
                       help="attention by scaled_dot_product_attention with the position bias as a mask (training only)")
     fast.add_argument("--fast", action="store_true", help="all three above")
+    fast.add_argument("--subpixel", action="store_true",
+                      help="upsampling as four 2x2 convolutions on the low-resolution map (the exported form; same "
+                           "function and gradients); a candidate, not part of --fast")
     fast.add_argument("--lr-ref-batch", type=int, default=0,
                       help="scale --lr linearly: lr = --lr * --batch / this (0: --lr as given)")
     ckpt = p.add_argument_group("checkpoint")
@@ -176,7 +179,7 @@ def main(argv=None):
         device=args.device, bf16=args.bf16, xflip=DATASETS[args.dataset].train_xflip if args.xflip == "auto" else args.xflip == "on",
         checkpoint_every=args.checkpoint_every, grid_every=args.grid_every, grid_steps=args.grid_steps,
         snapshot_every=args.snapshot_every, max_seconds=args.max_seconds, quiet=args.quiet, fused_adam=args.fused_adam,
-        compile=args.compile, sdpa=args.sdpa, part_bytes=int(args.part_mib * 2**20), optimizer_state=args.optimizer_state,
+        compile=args.compile, sdpa=args.sdpa, subpixel=args.subpixel, part_bytes=int(args.part_mib * 2**20), optimizer_state=args.optimizer_state,
         rank=rank, world=world)
     training_loop(options, data, resume)
     if world > 1:

@@ -28,6 +28,7 @@ from .diffusion import EDM, EDMLoss, heun_sample, karras_sigmas
 from .images import save_grid
 from .models import MODEL_PRESETS, DiffiTConfig, build_model
 from .models.token_mixers import use_fused_attention
+from .models.unet import use_subpixel_upsampling
 from .noise import normal_tensor
 from .throughput import peak_bf16_tflops, throughput_fields, training_flops_per_image
 
@@ -62,6 +63,7 @@ class RunOptions:
     fused_adam: bool = False
     compile: bool = False
     sdpa: bool = False
+    subpixel: bool = False
     part_bytes: int | None = None  # checkpoint part size (diffit.checkpoint.PART_BYTES by default)
     optimizer_state: str = "fp32"  # or "bf16": smaller, not bit-exact on resume
     rank: int = 0
@@ -111,6 +113,7 @@ class Run:
         self.model = build_model(self.config).to(self.device)
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)  # explicit softmax, like the export
         use_fused_attention(self.model, o.sdpa)
+        use_subpixel_upsampling(self.model, o.subpixel)
         fused = {"fused": True} if o.fused_adam else {}
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=o.lr, betas=(0.9, 0.99), eps=1e-8, **fused)
         self.images_seen, self.wall_time, self.history = 0, 0.0, []
@@ -177,7 +180,8 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None)
         peak = peak_bf16_tflops(chip)
         print(f"{o.model}: {flops_per_image / 1e9:.2f} GFLOP per training image (3x the forward's); dense bf16 peak of "
               f"{chip}: {f'{peak:g} TFLOP/s' if peak else 'not listed'}")
-        fast = [name for name, on in (("fused Adam", o.fused_adam), ("torch.compile", o.compile), ("SDPA", o.sdpa)) if on]
+        fast = [name for name, on in (("fused Adam", o.fused_adam), ("torch.compile", o.compile), ("SDPA", o.sdpa),
+                                             ("sub-pixel upsampling", o.subpixel)) if on]
         print(f"{o.model}: {params:,} parameters, {n:,} training images, device {hardware_name(device, o.bf16)}, "
               f"world {o.world}, global batch {o.batch}, lr {o.lr:g}, fast path: {', '.join(fast) or 'off'}, "
               f"from {run.images_seen:,} to {o.images:,} images")
@@ -263,7 +267,8 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None)
                "final_loss": history[-1]["loss"] if history else None,
                "images_per_s": session_rate, "train_flops_per_image": flops_per_image,
                **throughput_fields(session_rate, flops_per_image, chip),
-               "batch": o.batch, "lr": o.lr, "fused_adam": o.fused_adam, "compile": o.compile, "sdpa": o.sdpa}
+               "batch": o.batch, "lr": o.lr, "fused_adam": o.fused_adam, "compile": o.compile, "sdpa": o.sdpa,
+               "subpixel": o.subpixel}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary))
     return summary

@@ -20,17 +20,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from diffit.diffusion import EDMLoss  # noqa: E402
 from diffit.models import MODEL_PRESETS, build_model  # noqa: E402
 from diffit.models.token_mixers import use_fused_attention  # noqa: E402
+from diffit.models.unet import use_subpixel_upsampling  # noqa: E402
 from diffit.throughput import peak_bf16_tflops, throughput_fields, training_flops_per_image  # noqa: E402
 
 SETTINGS = {"plain": {}, "fused Adam": {"fused_adam": True}, "SDPA": {"sdpa": True}, "compile": {"compile": True},
-            "all (--fast)": {"fused_adam": True, "sdpa": True, "compile": True}}
+            "all (--fast)": {"fused_adam": True, "sdpa": True, "compile": True},
+            # Candidate, not in --fast until a GPU measurement shows a gain: upsampling as four 2x2 convolutions on
+            # the low-resolution map (the exported form; the same function and gradients, tests/test_models.py).
+            "--fast + sub-pixel": {"fused_adam": True, "sdpa": True, "compile": True, "subpixel": True}}
 
 
 def images_per_s(name: str, batch: int, steps: int, warmup: int, device: torch.device, bf16: bool,
-                 fused_adam=False, sdpa=False, compile=False) -> float:
+                 fused_adam=False, sdpa=False, compile=False, subpixel=False) -> float:
     config = MODEL_PRESETS[name]
     torch.manual_seed(0)
-    model = use_fused_attention(build_model(config).to(device), sdpa).train()
+    model = use_subpixel_upsampling(use_fused_attention(build_model(config).to(device), sdpa), subpixel).train()
     net = torch.compile(model) if compile else model
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, **({"fused": True} if fused_adam else {}))
     loss_fn = EDMLoss(num_classes=config.num_classes, label_dropout=config.label_dropout)

@@ -56,10 +56,11 @@ def test_compiled_training_step_agrees_with_eager():
 
 
 def test_fast_training_matches_plain_training(tmp_path, tiny_fmnist):
-    """Fused Adam + SDPA through training_loop: the same losses and weights as the plain path, within tolerance."""
+    """Fused Adam + SDPA + sub-pixel upsampling through training_loop: the same losses and weights as the plain
+    path, within tolerance."""
     data = tiny_data(tiny_fmnist)
     runs = {}
-    for name, fast in (("plain", {}), ("fast", {"fused_adam": True, "sdpa": True})):
+    for name, fast in (("plain", {}), ("fast", {"fused_adam": True, "sdpa": True, "subpixel": True})):
         o = dataclasses.replace(options(tmp_path / name, model="diffit-tiny", images=64, checkpoint_every=16), **fast)
         summary = training_loop(o, data)
         assert summary["fused_adam"] == bool(fast)
@@ -74,3 +75,4 @@ def test_fast_training_matches_plain_training(tmp_path, tiny_fmnist):
     for key, value in plain["model"].items():
         torch.testing.assert_close(fast["model"][key], value, rtol=0, atol=0.01 * movement, msg=key)
     assert fast["args"]["fused_adam"] and fast["args"]["sdpa"] and not plain["args"]["sdpa"]
+    assert fast["args"]["subpixel"] and not plain["args"]["subpixel"]
