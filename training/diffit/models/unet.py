@@ -40,19 +40,19 @@ def subpixel_upsample_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
 
         y = PixelShuffle_2(stack_ab Conv2x2(x; K_ab))        (B, C_out, 2H, 2W)
 
-    at 4 * 4 = 16 multiply-adds per output pair instead of 4 * 9 = 36 (Shi et al. 2016's sub-pixel view).
+    at 4 multiply-adds per output pixel and channel pair instead of 9 (Shi et al. 2016's sub-pixel view).
     `conv` is a 3x3, stride-1, padding-1 convolution, dense or depthwise.
     """
     taps = torch.tensor(_PHASE_TAPS, dtype=conv.weight.dtype, device=conv.weight.device)  # (2 phases, 2, 3)
-    b, _, h, w = x.shape
+    n, _, h, w = x.shape
     phases = []
-    for a in (0, 1):
-        for c in (0, 1):
-            kernel = torch.einsum("pi,oyij,qj->oypq", taps[a], conv.weight, taps[c])  # (C_out, C_in/groups, 2, 2)
-            padded = F.pad(x, (*_PHASE_PADS[c], *_PHASE_PADS[a]))  # (B, C_in, H+1, W+1)
+    for a in (0, 1):  # row phase
+        for b in (0, 1):  # column phase
+            kernel = torch.einsum("pi,oyij,qj->oypq", taps[a], conv.weight, taps[b])  # (C_out, C_in/groups, 2, 2)
+            padded = F.pad(x, (*_PHASE_PADS[b], *_PHASE_PADS[a]))  # (B, C_in, H+1, W+1)
             phases.append(F.conv2d(padded, kernel, conv.bias, groups=conv.groups))  # (B, C_out, H, W)
     y = torch.stack(phases, dim=2)  # (B, C_out, 4, H, W), phase index 2a + b
-    return F.pixel_shuffle(y.reshape(b, -1, h, w), 2)  # (B, C_out, 2H, 2W)
+    return F.pixel_shuffle(y.reshape(n, -1, h, w), 2)  # (B, C_out, 2H, 2W)
 
 
 class Upsample(nn.Module):
