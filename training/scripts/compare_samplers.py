@@ -11,12 +11,17 @@ Every run draws the same class-conditional set (--per-class images of each class
   probability-flow ODE, so this is the solver's own error, with no sampling noise in it.
 - class accuracy of the project's classifier (diffit.evaluate's measure; at small counts it moves by whole images);
 - FD_clf against --fd-reference training images (biased upwards at small counts; compare rows with each other only).
+
+A run may be SAMPLER:STEPS@LO-HI: guidance only where LO < sigma <= HI, the conditional denoiser alone elsewhere
+(diffit.diffusion.guided_denoiser's `interval`); `network_images_per_image` then says what the run costs in images
+through the network (2 per guided evaluation, 1 per plain one).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -33,33 +38,44 @@ from diffit.noise import normal_tensor
 from diffit.runtime import OnnxDenoiser, concat_for
 
 
-def parse_run(text: str) -> tuple[str, int]:
-    name, _, steps = text.partition(":")
-    if name not in SAMPLERS or not steps.isdigit() or int(steps) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not SAMPLER:STEPS with SAMPLER in {sorted(SAMPLERS)}")
-    return name, int(steps)
+def parse_run(text: str) -> tuple[str, int, tuple[float, float]]:
+    """SAMPLER:STEPS, or SAMPLER:STEPS@LO-HI for guidance only where LO < sigma <= HI (guided_denoiser)."""
+    name, _, rest = text.partition(":")
+    steps, at, interval = rest.partition("@")
+    bounds = (0.0, math.inf)
+    if at:
+        lo, dash, hi = interval.partition("-")
+        try:
+            bounds = (float(lo), float(hi)) if dash else (math.nan, math.nan)
+        except ValueError:
+            bounds = (math.nan, math.nan)
+    if name not in SAMPLERS or not steps.isdigit() or int(steps) < 1 or not bounds[0] < bounds[1]:
+        raise argparse.ArgumentTypeError(f"{text!r} is not SAMPLER:STEPS[@LO-HI] with SAMPLER in {sorted(SAMPLERS)} "
+                                         "and LO < HI")
+    return name, int(steps), bounds
 
 
 class Counting:
     """Wraps a denoiser and counts its evaluations (one forward each, guidance included)."""
 
     def __init__(self, denoise):
-        self.denoise, self.calls = denoise, 0
+        self.denoise, self.calls, self.images = denoise, 0, 0
 
     def __call__(self, x, sigma, labels):
         self.calls += 1
+        self.images += len(labels)
         return self.denoise(x, sigma, labels)
 
 
 def draw(denoise, sampler: str, steps: int, noise: np.ndarray, labels: np.ndarray, num_classes: int, guidance: float,
-         batch: int) -> np.ndarray:
+         batch: int, interval: tuple[float, float] = (0.0, math.inf)) -> np.ndarray:
     """Final images (N, C, H, W) of one sampler, `batch` images of one label per run."""
     sigmas = karras_sigmas(steps)
     out = []
     for start in range(0, len(labels), batch):
         chunk, label = noise[start:start + batch], int(labels[start])
         assert (labels[start:start + batch] == label).all(), "--per-class must be a multiple of --batch"
-        d = guided_denoiser(denoise, label, num_classes, guidance, concat_for(chunk))
+        d = guided_denoiser(denoise, label, num_classes, guidance, concat_for(chunk), interval)
         out.append(SAMPLERS[sampler](d, chunk, sigmas))
     return np.concatenate(out)
 
@@ -96,20 +112,24 @@ def main(argv=None):
     denoise = Counting(OnnxDenoiser(args.onnx, args.threads))
 
     rows, ref_pixels = [], None
-    for sampler, steps in args.runs:
-        denoise.calls, t0 = 0, time.perf_counter()
-        x = draw(denoise, sampler, steps, noise, labels, num_classes, args.guidance, args.batch)
+    for sampler, steps, interval in args.runs:
+        denoise.calls, denoise.images, t0 = 0, 0, time.perf_counter()
+        x = draw(denoise, sampler, steps, noise, labels, num_classes, args.guidance, args.batch, interval)
         seconds = time.perf_counter() - t0
         pixels = to_uint8(x).astype(np.int16)
         ref_pixels = pixels if ref_pixels is None else ref_pixels
         err = np.abs(pixels - ref_pixels)
         images = quantise(x)
         row = {"sampler": sampler, "steps": steps, "evaluations_per_image": denoise.calls * args.batch // len(labels),
+               "guidance_interval": None if interval == (0.0, math.inf) else list(interval),
+               "network_images_per_image": denoise.images / len(labels),  # 2 per guided evaluation, 1 per plain one
                "pixel_error_mean": float(err.mean()), "image_error_p95": float(np.percentile(err.mean(axis=(1, 2, 3)), 95)),
                "accuracy": class_accuracy(classifier, images, labels)["accuracy"],
                "fd_clf": frechet_distance_features(embed(classifier, images), real), "seconds": seconds}
         rows.append(row)
-        print(f"{sampler:9s} {steps:3d} steps {row['evaluations_per_image']:3d} evals: pixel error vs {args.runs[0][0]}:"
+        name = sampler + ("" if row["guidance_interval"] is None else f"@{interval[0]:g}-{interval[1]:g}")
+        print(f"{name:9s} {steps:3d} steps {row['evaluations_per_image']:3d} evals "
+              f"({row['network_images_per_image']:.0f} network images): pixel error vs {args.runs[0][0]}:"
               f"{args.runs[0][1]} mean {row['pixel_error_mean']:.2f}, per image p95 {row['image_error_p95']:.2f}, accuracy "
               f"{row['accuracy']:.3f}, FD_clf {row['fd_clf']:.2f} ({seconds:.0f} s)", flush=True)
     if args.json is not None:

@@ -41,3 +41,40 @@ def test_guidance_extrapolates_from_unconditional():
     plain = guided_denoiser(denoise, 10, 10, 3.0, lambda parts: np.concatenate(parts))
     plain(x, 1.0)
     assert calls[-1] == [10, 10]  # unconditional: one plain forward
+
+
+def test_guidance_interval_guides_only_inside_it():
+    """guided_denoiser's `interval` (lo, hi]: [x; x] with [class; null] inside, the conditional D alone outside;
+    the default guides at every sigma."""
+    seen = []
+
+    def denoise(x, sigma, labels):
+        seen.append((sigma, list(labels)))
+        return np.stack([np.full(x.shape[1:], 1.0 if label == 3 else 0.0) for label in labels])  # cond 1, null 0
+
+    x = np.zeros((2, 1, 2, 2))
+    narrow = guided_denoiser(denoise, 3, 10, 2.5, lambda parts: np.concatenate(parts), interval=(0.3, 5.0))
+    assert np.all(narrow(x, 5.0) == 2.5) and seen[-1] == (5.0, [3, 3, 10, 10])  # hi is inside: guided
+    assert np.all(narrow(x, 0.5) == 2.5) and len(seen[-1][1]) == 4
+    for sigma in (80.0, 5.0001, 0.3, 0.002):  # lo is outside, as is everything above hi
+        assert np.all(narrow(x, sigma) == 1.0) and seen[-1] == (sigma, [3, 3])
+    every = guided_denoiser(denoise, 3, 10, 2.5, lambda parts: np.concatenate(parts))
+    for sigma in (80.0, 0.002):
+        assert np.all(every(x, sigma) == 2.5) and len(seen[-1][1]) == 4
+
+
+def test_compare_samplers_reads_an_interval_per_run():
+    import argparse
+    import math
+    import sys
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO / "training" / "scripts"))
+    from compare_samplers import parse_run
+
+    assert parse_run("dpmpp-2m:8") == ("dpmpp-2m", 8, (0.0, math.inf))
+    assert parse_run("heun:18@0-5.42") == ("heun", 18, (0.0, 5.42))
+    for bad in ("dpmpp-2m:8@5-1", "dpmpp-2m:8@x-2", "dpmpp-2m:8@3", "nope:8", "heun:0"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_run(bad)

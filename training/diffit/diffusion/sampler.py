@@ -25,11 +25,17 @@ def karras_sigmas(steps: int, sigma_min: float = EDM.sigma_min, sigma_max: float
     return np.append(sigmas, 0.0)
 
 
-def guided_denoiser(denoise: Callable, class_label: int, num_classes: int, guidance: float, concat: Callable) -> Callable:
+def guided_denoiser(denoise: Callable, class_label: int, num_classes: int, guidance: float, concat: Callable,
+                    interval: tuple[float, float] = (0.0, math.inf)) -> Callable:
     """Classifier-free guidance (Ho & Salimans 2022): D = D_uncond + w (D_cond - D_uncond).
 
     `denoise(x, sigma_scalar, labels_list)` evaluates the network on a batch. With w == 1 or an
     unconditional label, it is one plain forward; otherwise one forward on [x; x].
+
+    `interval` = (lo, hi) applies guidance only where lo < sigma <= hi, and the conditional D alone (one
+    forward of B) elsewhere (Kynkaanniemi et al. 2024, guidance in a limited interval). The default, every
+    sigma, is what the app and `python -m diffit.sample` do; a narrower one is an experiment
+    (scripts/compare_samplers.py's SAMPLER:STEPS@LO-HI), not mirrored in the app.
     """
 
     def plain(x, sigma):
@@ -37,8 +43,11 @@ def guided_denoiser(denoise: Callable, class_label: int, num_classes: int, guida
 
     if class_label == num_classes or guidance == 1.0:
         return plain
+    lo, hi = interval
 
     def guided(x, sigma):
+        if not lo < sigma <= hi:
+            return plain(x, sigma)
         b = x.shape[0]
         both = denoise(concat([x, x]), sigma, [class_label] * b + [num_classes] * b)
         d_cond, d_uncond = both[:b], both[b:]
