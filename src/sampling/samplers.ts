@@ -4,17 +4,12 @@
  * takes and which evaluation a step record ends on (the one whose attention it keeps).
  */
 import { sampleDpmpp2m } from './dpmpp2m';
-import { sampleHeun, type Denoise, type SampleOptions, type StepRecord } from './heun';
+import { sampleHeun } from './heun';
 
 export type SamplerName = 'heun' | 'dpmpp-2m';
 
-type Sampler = (
-  denoise: Denoise,
-  opts: SampleOptions,
-  onStep?: (record: StepRecord) => void | Promise<void>,
-  shouldStop?: () => boolean,
-  onStart?: (x: Float32Array, sigma: number) => void,
-) => Promise<Float32Array>;
+/** Every sampler takes the arguments of `sampleHeun` (heun.ts). */
+type Sampler = typeof sampleHeun;
 
 export const SAMPLERS: Record<SamplerName, Sampler> = { heun: sampleHeun, 'dpmpp-2m': sampleDpmpp2m };
 

@@ -172,7 +172,7 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None)
     loss_fn = EDMLoss(EDM, run.config.label_dropout, run.config.num_classes)
     local_batch, n = o.batch // o.world, len(data.images)
 
-    chip = torch.cuda.get_device_name(device) if device.type == "cuda" else hardware_name(device)
+    chip = hardware_name(device)  # names the GPU, whose peak diffit.throughput looks up
     flops_per_image = training_flops_per_image(run.config) if is_main else 0.0  # F_img, forward + backward
     if is_main:
         out.mkdir(parents=True, exist_ok=True)

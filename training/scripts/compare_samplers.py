@@ -40,19 +40,21 @@ from diffit.runtime import OnnxDenoiser, concat_for
 
 def parse_run(text: str) -> tuple[str, int, tuple[float, float]]:
     """SAMPLER:STEPS, or SAMPLER:STEPS@LO-HI for guidance only where LO < sigma <= HI (guided_denoiser)."""
+    bad = argparse.ArgumentTypeError(f"{text!r} is not SAMPLER:STEPS[@LO-HI] with SAMPLER in {sorted(SAMPLERS)} "
+                                     "and LO < HI")
     name, _, rest = text.partition(":")
     steps, at, interval = rest.partition("@")
-    bounds = (0.0, math.inf)
-    if at:
-        lo, dash, hi = interval.partition("-")
-        try:
-            bounds = (float(lo), float(hi)) if dash else (math.nan, math.nan)
-        except ValueError:
-            bounds = (math.nan, math.nan)
-    if name not in SAMPLERS or not steps.isdigit() or int(steps) < 1 or not bounds[0] < bounds[1]:
-        raise argparse.ArgumentTypeError(f"{text!r} is not SAMPLER:STEPS[@LO-HI] with SAMPLER in {sorted(SAMPLERS)} "
-                                         "and LO < HI")
-    return name, int(steps), bounds
+    if name not in SAMPLERS or not steps.isdigit() or int(steps) < 1:
+        raise bad
+    if not at:
+        return name, int(steps), (0.0, math.inf)
+    try:
+        lo, hi = (float(v) for v in interval.split("-"))
+    except ValueError:  # not two numbers
+        raise bad from None
+    if not lo < hi:
+        raise bad
+    return name, int(steps), (lo, hi)
 
 
 class Counting:

@@ -31,7 +31,7 @@ _PHASE_TAPS = (((1.0, 0.0, 0.0), (0.0, 1.0, 1.0)),
 _PHASE_PADS = ((1, 0), (0, 1))  # (before, after) padding of the input for phase 0 and phase 1
 
 
-def subpixel_upsample_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+def subpixel_upsample_conv(x: torch.Tensor, conv: nn.Conv2d, taps: torch.Tensor) -> torch.Tensor:
     """conv(NearestUp2(x)) computed on the low-resolution map, exactly (up to float rounding).
 
     Output pixel (2i+a, 2j+b) of a 3x3 convolution of u = NearestUp2(x) reads u rows 2i+a-1 .. 2i+a+1, which are
@@ -41,9 +41,9 @@ def subpixel_upsample_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
         y = PixelShuffle_2(stack_ab Conv2x2(x; K_ab))        (B, C_out, 2H, 2W)
 
     at 4 multiply-adds per output pixel and channel pair instead of 9 (Shi et al. 2016's sub-pixel view).
-    `conv` is a 3x3, stride-1, padding-1 convolution, dense or depthwise.
+    `conv` is a 3x3, stride-1, padding-1 convolution, dense or depthwise; `taps` is _PHASE_TAPS as a tensor
+    (2 phases, 2, 3), held by Upsample as a buffer so that no forward copies it to the device.
     """
-    taps = torch.tensor(_PHASE_TAPS, dtype=conv.weight.dtype, device=conv.weight.device)  # (2 phases, 2, 3)
     n, _, h, w = x.shape
     phases = []
     for a in (0, 1):  # row phase
@@ -68,14 +68,15 @@ class Upsample(nn.Module):
         super().__init__()
         self.up = nn.Upsample(scale_factor=2.0, mode="nearest")
         self.conv = make_conv(conv, in_channels, out_channels, 3)
+        self.register_buffer("phase_taps", torch.tensor(_PHASE_TAPS), persistent=False)  # not in checkpoints
 
     def forward(self, x):
         if not self.subpixel:
             return self.conv(self.up(x))
         if isinstance(self.conv, nn.Conv2d):  # dense
-            return subpixel_upsample_conv(x, self.conv)
+            return subpixel_upsample_conv(x, self.conv, self.phase_taps)
         depthwise, pointwise = self.conv  # DWS: only the 3x3 (depthwise) part sees the upsampled grid's structure
-        return pointwise(subpixel_upsample_conv(x, depthwise))
+        return pointwise(subpixel_upsample_conv(x, depthwise, self.phase_taps))
 
 
 def use_subpixel_upsampling(model: nn.Module, subpixel: bool = True) -> nn.Module:
