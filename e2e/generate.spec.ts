@@ -33,11 +33,13 @@ test.describe('generate on WASM', () => {
     expect(studio.consoleErrors).toEqual([]);
   });
 
-  test('DPM-Solver++(2M) with guidance matches python -m diffit.sample --sampler dpmpp-2m', async ({ studio, page }, testInfo) => {
+  test('DPM-Solver++(2M) with guidance in the interval matches python -m diffit.sample --sampler dpmpp-2m --guide interval', async ({ studio, page }, testInfo) => {
     const model = shippedModel();
-    const args = { model: model.id, sampler: 'dpmpp-2m' as const, seed: 5, steps: 4, classLabel: 2 % model.num_classes, guidance: 2, batch: 2 };
-    await studio.goto({ model: args.model, sampler: args.sampler, seed: args.seed, steps: args.steps, class: args.classLabel, guidance: args.guidance, batch: args.batch, backend: 'wasm' });
+    // 4 steps evaluate at sigma 80 (outside the interval: one forward of B) and three levels inside it (2B).
+    const args = { model: model.id, sampler: 'dpmpp-2m' as const, seed: 5, steps: 4, classLabel: 2 % model.num_classes, guidance: 2, guide: 'interval' as const, batch: 2 };
+    await studio.goto({ model: args.model, sampler: args.sampler, seed: args.seed, steps: args.steps, class: args.classLabel, guidance: args.guidance, guide: args.guide, batch: args.batch, backend: 'wasm' });
     await expect(page.getByTestId('sampler')).toHaveValue('dpmpp-2m');
+    await expect(page.getByTestId('guide')).toHaveValue('interval');
     const state = await studio.generate();
     expect(state.status).toBe('done');
     expect(state.params.sampler).toBe('dpmpp-2m');

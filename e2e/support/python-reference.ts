@@ -16,8 +16,11 @@ export interface PythonSample {
   x: number[];
 }
 
-/** The studio's sampling parameters, without the backend (Python always runs onnxruntime on CPU); Heun unless a sampler is named. */
-export type SampleArgs = Omit<StudioParams, 'backend' | 'sampler'> & Partial<Pick<StudioParams, 'sampler'>>;
+/**
+ * The studio's sampling parameters, without the backend (Python always runs onnxruntime on CPU);
+ * Heun unless a sampler is named, guidance at every step unless a guide is named.
+ */
+export type SampleArgs = Omit<StudioParams, 'backend' | 'sampler' | 'guide'> & Partial<Pick<StudioParams, 'sampler' | 'guide'>>;
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -37,6 +40,7 @@ export function pythonSample(args: SampleArgs, outJson: string): PythonSample {
       '--steps', String(args.steps),
       '--class', args.classLabel === null ? 'none' : String(args.classLabel),
       '--guidance', String(args.guidance),
+      '--guide', args.guide ?? 'every',
       '--batch', String(args.batch),
       '--json', outJson,
     ],

@@ -1,5 +1,6 @@
 import { useState } from 'react';
-import { expectedParam, parseParam, SAMPLER_CHOICES, SAMPLER_NAMES, type NumericParam, type StudioParams } from '@/lib/url-params';
+import { expectedParam, GUIDE_NAMES, parseParam, SAMPLER_CHOICES, SAMPLER_NAMES, type NumericParam, type StudioParams } from '@/lib/url-params';
+import { GUIDES, type GuideName } from '@/sampling/heun';
 import type { SamplerName } from '@/sampling/samplers';
 
 type SetParam = <K extends keyof StudioParams>(key: K, value: StudioParams[K]) => void;
@@ -59,8 +60,8 @@ export function useSamplingDrafts(setParam: SetParam): SamplingDrafts {
 }
 
 /**
- * The sampling parameters shared by the studio and the compare view: seed, steps, class (or none),
- * guidance and batch, read with the same rule and LIMITS as the URL.
+ * The sampling parameters shared by the studio and the compare view: sampler, seed, steps, class
+ * (or none), guidance, where guidance applies, and batch, read with the same rule and LIMITS as the URL.
  */
 export function SamplingFields({ params, classes, disabled, drafts, setParam }: {
   params: StudioParams;
@@ -123,7 +124,21 @@ export function SamplingFields({ params, classes, disabled, drafts, setParam }: 
           ))}
         </select>
       </label>
-      {NUMBER_FIELDS.slice(2).map(field)}
+      {NUMBER_FIELDS.slice(2, 3).map(field)}
+      <label
+        className="field"
+        title={`Where guidance applies (with a class and guidance ≠ 1): ${GUIDE_NAMES.map((name) => `${GUIDES[name].label}`).join(' or ')}. Outside it a step runs the network once instead of twice (conditional only); the interval leaves out the noisiest steps, at the same measured quality.`}
+      >
+        <span>Guide at</span>
+        <select data-testid="guide" value={params.guide} disabled={disabled} onChange={(e) => setParam('guide', e.target.value as GuideName)}>
+          {GUIDE_NAMES.map((name) => (
+            <option key={name} value={name}>
+              {GUIDES[name].label}
+            </option>
+          ))}
+        </select>
+      </label>
+      {NUMBER_FIELDS.slice(3).map(field)}
     </>
   );
 }

@@ -5,6 +5,7 @@
  */
 
 import type { AttentionLayer, QuantizedAttention } from '@/lib/attention-map';
+import type { GuideName } from '@/sampling/heun';
 import type { SamplerName } from '@/sampling/samplers';
 import type { EdmConstants } from '@/types/manifest';
 
@@ -38,6 +39,8 @@ export interface GenerateParams {
   /** Class index, or null for unconditional. */
   classLabel: number | null;
   guidance: number;
+  /** Where guidance applies (contracts/sampling.json `guides`); every evaluation when absent. */
+  guide?: GuideName;
   batch: number;
   /**
    * Record TMSA attention for this image of the batch (its quantised weights at every step, plus

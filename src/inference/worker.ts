@@ -5,7 +5,7 @@
  * back. Speaks `protocol.ts`.
  */
 import { attentionStats, quantizeAttention, tokenDistances } from '@/lib/attention-map';
-import { SampleCancelled } from '@/sampling/heun';
+import { GUIDES, SampleCancelled } from '@/sampling/heun';
 import { endsStep, SAMPLERS, type SamplerName } from '@/sampling/samplers';
 import { OnnxModel, selectBackend } from './ort-backend';
 import type { Backend, BackendInfo, BackendRequest, GenerateParams, ModelSpec, StepAttention, WorkerEvent, WorkerRequest } from './protocol';
@@ -224,6 +224,7 @@ async function generate(request: Extract<WorkerRequest, { type: 'generate' }>): 
       shape,
       classLabel: params.classLabel,
       guidance: params.guidance,
+      guidanceInterval: GUIDES[params.guide ?? 'every'].interval,
       numClasses: spec.numClasses,
       edm: spec.edm,
     },

@@ -25,13 +25,13 @@ describe('readUrlParams', () => {
   it('uses the first model and its defaults for an empty URL', () => {
     const { params, problems } = readUrlParams('', manifest);
     expect(problems).toEqual([]);
-    expect(params).toEqual({ model: 'diffit-fmnist', sampler: 'heun', seed: 0, steps: 12, classLabel: null, guidance: 1.5, batch: 4, backend: 'auto' });
+    expect(params).toEqual({ model: 'diffit-fmnist', sampler: 'heun', seed: 0, steps: 12, classLabel: null, guidance: 1.5, guide: 'every', batch: 4, backend: 'auto' });
   });
 
   it('reads every parameter', () => {
-    const { params, problems } = readUrlParams('?model=other&seed=42&steps=7&class=2&guidance=2.5&batch=3&backend=wasm', manifest);
+    const { params, problems } = readUrlParams('?model=other&seed=42&steps=7&class=2&guidance=2.5&guide=interval&batch=3&backend=wasm', manifest);
     expect(problems).toEqual([]);
-    expect(params).toEqual({ model: 'other', sampler: 'heun', seed: 42, steps: 7, classLabel: 2, guidance: 2.5, batch: 3, backend: 'wasm' });
+    expect(params).toEqual({ model: 'other', sampler: 'heun', seed: 42, steps: 7, classLabel: 2, guidance: 2.5, guide: 'interval', batch: 3, backend: 'wasm' });
   });
 
   it('reads the sampler; its steps default to the contract, a bad name falls back with a notice', () => {
@@ -47,17 +47,23 @@ describe('readUrlParams', () => {
   });
 
   it('reports each bad value and falls back to its default', () => {
-    const { params, problems } = readUrlParams('?model=nope&seed=-1&steps=abc&class=9&guidance=NaN&batch=0&backend=cuda', manifest);
+    const { params, problems } = readUrlParams('?model=nope&seed=-1&steps=abc&class=9&guidance=NaN&guide=sometimes&batch=0&backend=cuda', manifest);
     expect(params).toEqual(readUrlParams('', manifest).params);
-    expect(problems).toHaveLength(7);
+    expect(problems).toHaveLength(8);
+    expect(problems.join(' ')).toMatch(/guide="sometimes" from the URL \(interval, every\); using every/);
     expect(problems[0]).toMatch(/model="nope"/);
     expect(problems.join(' ')).toMatch(/steps="abc".*using 12/);
   });
 
   it('round-trips through writeUrlParams', () => {
-    const { params } = readUrlParams('?model=other&seed=4294967295&steps=3&class=none&guidance=0.75&batch=16&backend=webgpu', manifest);
+    const { params } = readUrlParams('?model=other&seed=4294967295&steps=3&class=none&guidance=0.75&guide=interval&batch=16&backend=webgpu', manifest);
     expect(readUrlParams(writeUrlParams(params, '?keep=1'), manifest)).toEqual({ params, problems: [] });
     expect(writeUrlParams(params, '?keep=1')).toMatch(/^\?keep=1&model=other/);
+  });
+
+  it('reads a link without guide as guidance at every step, what it gave before guides existed', () => {
+    expect(readUrlParams('?model=other&class=2&guidance=2', manifest).params.guide).toBe('every');
+    expect(readUrlParams('?guide=interval', manifest).params.guide).toBe('interval');
   });
 });
 

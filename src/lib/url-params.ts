@@ -1,10 +1,13 @@
 /**
- * The URL is the share link: `model`, `seed`, `steps`, `class`, `guidance`, `batch` and `backend`
- * are read at start and written back on Generate, so a copied URL reproduces the images.
+ * The URL is the share link: `model`, `sampler`, `seed`, `steps`, `class`, `guidance`, `guide`, `batch`
+ * and `backend` are read at start and written back on Generate, so a copied URL reproduces the images.
+ * A link without `sampler` or `guide` means Heun with guidance at every step, what such links gave
+ * before those parameters existed.
  * A bad value is reported (a notice) and replaced by the default.
  */
 import sampling from '../../contracts/sampling.json';
 import { BACKEND_REQUESTS, type BackendRequest } from '@/inference/protocol';
+import { GUIDES, type GuideName } from '@/sampling/heun';
 import type { SamplerName } from '@/sampling/samplers';
 import type { Manifest, ModelEntry } from '@/types/manifest';
 
@@ -17,6 +20,8 @@ export interface StudioParams {
   /** Class index, or null for unconditional ("none"). */
   classLabel: number | null;
   guidance: number;
+  /** Where guidance applies (contracts/sampling.json `guides`): the interval, or every step. */
+  guide: GuideName;
   batch: number;
   backend: BackendRequest;
 }
@@ -30,9 +35,12 @@ export type NumericParam = keyof typeof LIMITS;
 export const SAMPLER_CHOICES = sampling.samplers as Record<SamplerName, { label: string; default_steps: number }>;
 export const SAMPLER_NAMES = Object.keys(SAMPLER_CHOICES) as SamplerName[];
 
+export const GUIDE_NAMES = Object.keys(GUIDES) as GuideName[];
+
 export const DEFAULT_PARAMS: Omit<StudioParams, 'model'> = {
   ...sampling.defaults,
   sampler: sampling.defaults.sampler as SamplerName,
+  guide: sampling.defaults.guide as GuideName,
   classLabel: null,
   backend: 'auto',
 };
@@ -122,7 +130,7 @@ function duplicates(query: URLSearchParams, names: readonly string[]): string[] 
     .map((name) => `The URL gives ${name} ${query.getAll(name).length} times (${query.getAll(name).map((v) => JSON.stringify(v)).join(', ')}); using the first.`);
 }
 
-const STUDIO_NAMES = ['model', 'sampler', 'seed', 'steps', 'class', 'guidance', 'batch', 'backend', 'step'] as const;
+const STUDIO_NAMES = ['model', 'sampler', 'seed', 'steps', 'class', 'guidance', 'guide', 'batch', 'backend', 'step'] as const;
 
 /** Reads the studio parameters from a query string, falling back to defaults with a notice. */
 export function readUrlParams(search: string, manifest: Manifest | null): ReadResult {
@@ -163,6 +171,11 @@ export function readUrlParams(search: string, manifest: Manifest | null): ReadRe
     if (v === undefined) bad('class', rawClass, model ? `"none", 0 to ${model.num_classes - 1}, or a class name` : '"none" or a class index', 'none');
     else params.classLabel = v;
   }
+  const rawGuide = query.get('guide');
+  if (rawGuide !== null) {
+    if ((GUIDE_NAMES as string[]).includes(rawGuide)) params.guide = rawGuide as GuideName;
+    else bad('guide', rawGuide, GUIDE_NAMES.join(', '), params.guide);
+  }
   const rawBackend = query.get('backend');
   if (rawBackend !== null) {
     if ((BACKEND_REQUESTS as readonly string[]).includes(rawBackend)) params.backend = rawBackend as BackendRequest;
@@ -180,6 +193,7 @@ export function writeUrlParams(params: StudioParams, search = ''): string {
   query.set('steps', String(params.steps));
   query.set('class', params.classLabel === null ? 'none' : String(params.classLabel));
   query.set('guidance', String(params.guidance));
+  query.set('guide', params.guide);
   query.set('batch', String(params.batch));
   query.set('backend', params.backend);
   return `?${query.toString()}`;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import reference from '../../fixtures/sampler_reference.json';
-import { karrasSigmas, sampleHeun, SampleCancelled, type Denoise, type StepRecord } from './heun';
+import { EVERY_SIGMA, GUIDES, karrasSigmas, sampleHeun, SampleCancelled, type Denoise, type GuidanceInterval, type StepRecord } from './heun';
 import { evaluationsPerRun, SAMPLERS, type SamplerName } from './samplers';
 import { normalTensor } from './noise';
 
@@ -28,12 +28,16 @@ interface SamplerCase {
   shape: [number, number, number, number];
   class_label: number;
   guidance: number;
+  /** [lo, hi]; hi null for no upper bound. */
+  guidance_interval: [number, number | null];
   num_classes: number;
   sigma_min: number;
   sigma_max: number;
   rho: number;
   sigma_data: number;
   sigmas: number[];
+  /** The batch of each forward: B, or 2B where guided. */
+  forward_batches: number[];
   final: number[];
   step_x: number[][];
 }
@@ -99,22 +103,37 @@ describe('sampleHeun (analytic denoiser)', () => {
     expect(mean(guided) - mean(exact)).toBeLessThan(mu / 2);
   });
 
-  it('feeds [x; x] with [class; uncond] labels under guidance', async () => {
-    const seen: number[][] = [];
+  it('feeds [x; x] with [class; uncond] labels under guidance, inside the guidance interval only', async () => {
     const base = analyticDenoiser(10, 0.5, [4, 1, 2, 2]);
-    await sampleHeun(
-      (x, s, l) => {
-        seen.push(Array.from(l));
-        expect(x.length).toBe(16);
-        return base(x, s, l);
-      },
-      { seed: 1, steps: 2, shape: [2, 1, 2, 2], classLabel: 3, guidance: 2, numClasses: 10, edm },
-    );
-    expect(seen).toEqual([
+    const labelsSeen = async (guidanceInterval?: GuidanceInterval) => {
+      const seen: number[][] = [];
+      await sampleHeun(
+        (x, s, l) => {
+          seen.push(Array.from(l));
+          expect(x.length).toBe(4 * l.length);
+          return base(x, s, l);
+        },
+        { seed: 1, steps: 2, shape: [2, 1, 2, 2], classLabel: 3, guidance: 2, numClasses: 10, edm, guidanceInterval },
+      );
+      return seen;
+    };
+    // Two steps evaluate at sigma 80, 0.002 (correction) and 0.002 (last step, no correction).
+    expect(await labelsSeen()).toEqual(await labelsSeen(EVERY_SIGMA)); // every evaluation by default
+    expect(await labelsSeen(EVERY_SIGMA)).toEqual([
       [3, 3, 10, 10],
       [3, 3, 10, 10],
       [3, 3, 10, 10],
     ]);
+    // The `interval` guide (contracts/sampling.json) leaves sigma 80 unguided: the conditional D alone.
+    expect(GUIDES.interval.interval[1]).toBeLessThan(80);
+    expect(await labelsSeen(GUIDES.interval.interval)).toEqual([
+      [3, 3],
+      [3, 3, 10, 10],
+      [3, 3, 10, 10],
+    ]);
+    const last = Math.fround(0.002); // the float32 noise level the model sees
+    expect(await labelsSeen([0.001, last])).toEqual([[3, 3], [3, 3, 10, 10], [3, 3, 10, 10]]); // hi is inside
+    expect(await labelsSeen([last, 80])).toEqual([[3, 3, 10, 10], [3, 3], [3, 3]]); // lo is outside
   });
 
   it('can be cancelled', async () => {
@@ -144,10 +163,10 @@ describe('each sampler vs fixtures/sampler_reference.json', () => {
     expect(maxAbsDiff(sigmas, c.sigmas)).toBeLessThanOrEqual(1e-12 * c.sigma_max);
     const stepX: Float32Array[] = [];
     const denoise = analyticDenoiser(c.num_classes, c.sigma_data, [2 * c.batch, ...c.shape.slice(1)]);
-    let evaluations = 0;
+    const batches: number[] = [];
     const final = await SAMPLERS[c.sampler](
       (x, sigma, labels) => {
-        evaluations += 1;
+        batches.push(labels.length);
         return denoise(x, sigma, labels);
       },
       {
@@ -158,13 +177,15 @@ describe('each sampler vs fixtures/sampler_reference.json', () => {
         guidance: c.guidance,
         numClasses: c.num_classes,
         edm: { sigma_min: c.sigma_min, sigma_max: c.sigma_max, rho: c.rho, sigma_data: c.sigma_data },
+        guidanceInterval: [c.guidance_interval[0], c.guidance_interval[1] ?? Infinity],
       },
       (r) => {
         stepX.push(r.x);
       },
     );
     expect(stepX.length).toBe(c.step_x.length);
-    expect(evaluations).toBe(evaluationsPerRun(c.sampler, c.steps)); // guidance is one forward of 2B
+    expect(batches.length).toBe(evaluationsPerRun(c.sampler, c.steps)); // guidance is one forward of 2B
+    expect(batches).toEqual(c.forward_batches); // guided (2B) exactly where Python guided
     // Bit for bit: every float32 operation is mirrored, in the same order.
     c.step_x.forEach((ref, i) => expect(Array.from(stepX[i])).toEqual(ref));
     expect(Array.from(final)).toEqual(c.final);

@@ -7,10 +7,27 @@
  * tensors are float32 and every tensor operation rounds to float32 (Math.fround), with Python
  * float scalars rounded to float32 first.
  */
+import sampling from '../../contracts/sampling.json';
 import type { EdmConstants } from '@/types/manifest';
 import { normalTensor } from './noise';
 
 const f32 = Math.fround;
+
+/** (lo, hi]: guidance only where lo < sigma <= hi. */
+export type GuidanceInterval = readonly [lo: number, hi: number];
+
+/** The guidance intervals offered (contracts/sampling.json `guides`, the URL's `guide`; Python reads the same). */
+export type GuideName = 'interval' | 'every';
+
+export const GUIDES = Object.fromEntries(
+  (['interval', 'every'] as const).map((name) => {
+    const { label, lo, hi } = sampling.guides[name];
+    return [name, { label, interval: [lo, hi ?? Infinity] as GuidanceInterval }];
+  }),
+) as Record<GuideName, { label: string; interval: GuidanceInterval }>;
+
+/** Guidance at every evaluation (`EVERY_SIGMA` of training/diffit/diffusion/sampler.py). */
+export const EVERY_SIGMA: GuidanceInterval = GUIDES.every.interval;
 
 /** D(x; sigma, label) for a batch: x [n, C, H, W], sigma [n] (float32), labels [n]. */
 export type Denoise = (x: Float32Array, sigma: Float32Array, labels: Int32Array) => Promise<Float32Array>;
@@ -25,6 +42,8 @@ export interface SampleOptions {
   guidance: number;
   numClasses: number;
   edm: EdmConstants;
+  /** Where guidance applies; every evaluation (`EVERY_SIGMA`) when left out. */
+  guidanceInterval?: GuidanceInterval;
 }
 
 export interface StepRecord {
@@ -61,21 +80,27 @@ export function usesGuidance(classLabel: number | null, guidance: number, numCla
 
 /**
  * Wraps `denoise` with classifier-free guidance: D = D_uncond + w * (D_cond - D_uncond),
- * computed from one forward on the batch [x; x] with labels [c…; num_classes…].
+ * computed from one forward on the batch [x; x] with labels [c…; num_classes…], where
+ * lo < sigma <= hi of `guidanceInterval` (Kynkäänniemi et al. 2024); elsewhere D = D_cond,
+ * one forward of the batch.
  */
-export function guidedDenoiser(denoise: Denoise, opts: Pick<SampleOptions, 'classLabel' | 'guidance' | 'numClasses'>, batch: number): (x: Float32Array, sigma: number) => Promise<Float32Array> {
+export function guidedDenoiser(
+  denoise: Denoise,
+  opts: Pick<SampleOptions, 'classLabel' | 'guidance' | 'numClasses' | 'guidanceInterval'>,
+  batch: number,
+): (x: Float32Array, sigma: number) => Promise<Float32Array> {
   const uncond = opts.numClasses;
   const label = opts.classLabel ?? uncond;
-  const guided = usesGuidance(opts.classLabel, opts.guidance, opts.numClasses);
+  const [lo, hi] = opts.guidanceInterval ?? EVERY_SIGMA;
   const w = f32(opts.guidance);
-  if (!guided) {
-    const labels = new Int32Array(batch).fill(label);
-    return (x, sigma) => denoise(x, new Float32Array(batch).fill(sigma), labels);
-  }
+  const plainLabels = new Int32Array(batch).fill(label);
+  const plain = (x: Float32Array, sigma: number) => denoise(x, new Float32Array(batch).fill(sigma), plainLabels);
+  if (!usesGuidance(opts.classLabel, opts.guidance, opts.numClasses)) return plain;
   const labels = new Int32Array(2 * batch);
   labels.fill(label, 0, batch);
   labels.fill(uncond, batch);
   return async (x, sigma) => {
+    if (!(lo < sigma && sigma <= hi)) return plain(x, sigma);
     const n = x.length;
     const xx = new Float32Array(2 * n);
     xx.set(x, 0);

@@ -92,7 +92,7 @@ describe('studio store', () => {
   it('starts with a run on a first visit (no parameters)', async () => {
     await useStudioStore.getState().init('');
     expect(fake.requests.map((r) => r.type)).toEqual(['generate']);
-    expect(fake.requests[0].params).toMatchObject({ sampler: 'dpmpp-2m', steps: SAMPLER_CHOICES['dpmpp-2m'].default_steps });
+    expect(fake.requests[0].params).toMatchObject({ sampler: 'dpmpp-2m', steps: SAMPLER_CHOICES['dpmpp-2m'].default_steps, guide: 'interval' });
     expect(useStudioStore.getState().status).toBe('running');
   });
 
@@ -109,9 +109,9 @@ describe('studio store', () => {
     useStudioStore.getState().setParam('batch', 2);
     useStudioStore.getState().setParam('seed', 4);
     useStudioStore.getState().generate();
-    expect(location.search).toBe('?model=diffit-fmnist&sampler=heun&seed=4&steps=5&class=none&guidance=1&batch=2&backend=auto');
+    expect(location.search).toBe('?model=diffit-fmnist&sampler=heun&seed=4&steps=5&class=none&guidance=1&guide=every&batch=2&backend=auto');
     const run = fake.requests.at(-1)!;
-    expect(run).toMatchObject({ type: 'generate', params: { sampler: 'heun', seed: 4, steps: 5, classLabel: null, guidance: 1, batch: 2 } });
+    expect(run).toMatchObject({ type: 'generate', params: { sampler: 'heun', seed: 4, steps: 5, classLabel: null, guidance: 1, guide: 'every', batch: 2 } });
     expect(useStudioStore.getState().status).toBe('running');
 
     const shape: [number, number, number, number] = [2, 1, 2, 2];

@@ -11,10 +11,14 @@ import math
 from pathlib import Path
 
 CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "sampling.json"
-_SAMPLING = json.loads(CONTRACT.read_text())
+_SAMPLING = json.loads(CONTRACT.read_text(encoding="utf-8"))
 LIMITS: dict[str, dict] = _SAMPLING["limits"]  # {"seed": {"min", "max"}, "steps", "batch", "guidance": {..., "decimals"}}
 DEFAULTS: dict = _SAMPLING["defaults"]
 SAMPLER_STEPS: dict[str, int] = {name: s["default_steps"] for name, s in _SAMPLING["samplers"].items()}
+GUIDES: dict[str, tuple[float, float]] = {
+    name: (float(g["lo"]), math.inf if g["hi"] is None else float(g["hi"]))
+    for name, g in _SAMPLING["guides"].items() if not name.startswith("$")}
+"""Guide name (the URL's `guide`) -> (lo, hi): guidance only where lo < sigma <= hi (diffit.diffusion.guided_denoiser)."""
 
 
 def round_guidance(value: float) -> float:

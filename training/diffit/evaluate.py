@@ -31,7 +31,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .data import DATASETS, DataError, dataset_names, load_dataset
-from .diffusion import guided_denoiser, heun_sample, karras_sigmas
+from .diffusion import EVERY_SIGMA, guided_denoiser, heun_sample, karras_sigmas
 from .images import to_uint8
 from .metrics import InceptionFeatures, frechet_distance_features, precision_recall
 from .noise import normal_tensor
@@ -58,7 +58,9 @@ def generate(denoise, num_classes: int, labels: np.ndarray, shape: tuple[int, in
     for start, end in tqdm(list(itertools.pairwise(starts)), disable=not progress, unit="batch", desc="sampling"):
         chunk = noise[start:end]
         x0 = to_array(chunk) if to_array else chunk
-        d = guided_denoiser(denoise, int(labels[start]), num_classes, guidance, concat_for(x0))
+        # The fixed protocol guides every evaluation (not the app's interval), so that figures stay
+        # comparable across sessions; compare_samplers.py measures the interval against it.
+        d = guided_denoiser(denoise, int(labels[start]), num_classes, guidance, concat_for(x0), EVERY_SIGMA)
         x = heun_sample(d, x0, sigmas)
         out.append(x if isinstance(x, np.ndarray) else x.float().cpu().numpy())
     return np.concatenate(out)

@@ -1,7 +1,7 @@
 """Generate images with an exported model through onnxruntime, exactly as the browser does.
 
     python -m diffit.sample --manifest public/models/manifest.json --model diffit-fmnist \
-        --seed 3 --steps 18 --class 2 --guidance 2 --batch 4 --png out.png --json out.json
+        --seed 3 --steps 18 --class 2 --guidance 2 --guide interval --batch 4 --png out.png --json out.json
 
 The noise comes from the counter-based generator shared with the app, so the same arguments
 give the same pixels here and in the browser (within float tolerance). Seed, steps, batch and
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .contract import DEFAULTS, LIMITS, SAMPLER_STEPS, out_of_range, round_guidance
+from .contract import DEFAULTS, GUIDES, LIMITS, SAMPLER_STEPS, out_of_range, round_guidance
 from .diffusion import guided_denoiser, karras_sigmas
 from .diffusion.sampler import SAMPLERS
 from .images import grid_image, to_uint8
@@ -61,14 +61,14 @@ def class_label_of(entry: dict, name: str) -> int:
 
 
 def sample(entry: dict, model_path: Path, seed: int, steps: int, class_label: int, guidance: float, batch: int,
-           threads: int = 0, on_step=None, sampler: str = "heun") -> np.ndarray:
+           threads: int = 0, on_step=None, sampler: str = "heun", guide: str = "every") -> np.ndarray:
     """Final x, (B, C, H, W) float32, for one batch of the given class (num_classes = unconditional)."""
     denoise = OnnxDenoiser(model_path, threads)
     shape = (batch, entry["channels"], entry["resolution"], entry["resolution"])
     noise = normal_tensor(seed, shape)
     edm = entry["edm"]
     sigmas = karras_sigmas(steps, edm["sigma_min"], edm["sigma_max"], edm["rho"])
-    d = guided_denoiser(denoise, class_label, entry["num_classes"], guidance, concat_for(noise))
+    d = guided_denoiser(denoise, class_label, entry["num_classes"], guidance, concat_for(noise), GUIDES[guide])
     return SAMPLERS[sampler](d, noise, sigmas, on_step)
 
 
@@ -84,6 +84,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--guidance", type=float, default=None,
                    help=f"classifier-free guidance scale, rounded to {LIMITS['guidance']['decimals']} decimals (default: the manifest's)")
     p.add_argument("--batch", type=int, default=DEFAULTS["batch"])
+    p.add_argument("--guide", default=DEFAULTS["guide"],
+                   help=f"where guidance applies: one of {', '.join(GUIDES)} (contracts/sampling.json `guides`)")
     p.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0: all)")
     p.add_argument("--png", type=Path, help="write the batch as a grid PNG (into an existing folder)")
     p.add_argument("--json", type=Path, help="write shape, uint8 pixels and float values as JSON (into an existing folder)")
@@ -103,13 +105,15 @@ def validate(args: argparse.Namespace, entry: dict) -> dict:
         reason = out_of_range(name, value)
         if reason:
             raise UsageError(f"--{reason}")
+    if args.guide not in GUIDES:
+        raise UsageError(f"--guide {args.guide!r} is not one of {', '.join(GUIDES)}")
     if args.threads < 0:
         raise UsageError(f"--threads {args.threads} is negative")
     for flag, path in (("--png", args.png), ("--json", args.json)):
         if path is not None:
             check_output(flag, path)
     return {"sampler": args.sampler, "seed": args.seed, "steps": steps, "class_label": class_label_of(entry, args.class_name),
-            "guidance": guidance, "batch": args.batch}
+            "guidance": guidance, "guide": args.guide, "batch": args.batch}
 
 
 def run(args: argparse.Namespace) -> None:
@@ -125,7 +129,7 @@ def run(args: argparse.Namespace) -> None:
         print(f"{args.model}: step {i + 1}/{steps}", file=sys.stderr, flush=True)
 
     x = sample(entry, model_path, settings["seed"], steps, settings["class_label"], settings["guidance"],
-               settings["batch"], args.threads, None if args.quiet else progress, settings["sampler"])
+               settings["batch"], args.threads, None if args.quiet else progress, settings["sampler"], settings["guide"])
     if args.png:
         buffer = io.BytesIO()
         grid_image(x, columns=min(settings["batch"], 8), scale=4).save(buffer, format="PNG")
@@ -133,7 +137,7 @@ def run(args: argparse.Namespace) -> None:
     if args.json:
         write_atomic(args.json, json.dumps({
             "model": args.model, "sampler": settings["sampler"], "seed": settings["seed"], "steps": steps, "class": settings["class_label"],
-            "guidance": settings["guidance"], "shape": list(x.shape), "pixels": to_uint8(x).reshape(-1).tolist(),
+            "guidance": settings["guidance"], "guide": settings["guide"], "shape": list(x.shape), "pixels": to_uint8(x).reshape(-1).tolist(),
             "x": [float(v) for v in x.reshape(-1)]}).encode())
     if not args.png and not args.json:
         print(f"generated {x.shape}; pass --png or --json to save", file=sys.stderr)

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from diffit.contract import DEFAULTS, GUIDES
 from diffit.diffusion.sampler import SAMPLERS, guided_denoiser, karras_sigmas
 from diffit.noise import normal_tensor
 
@@ -51,7 +52,8 @@ def one_run(d: CountingSession, entry: dict, args) -> float:
     noise = normal_tensor(args.seed, shape)
     edm = entry["edm"]
     sigmas = karras_sigmas(args.steps, edm["sigma_min"], edm["sigma_max"], edm["rho"])
-    denoise = guided_denoiser(d, args.class_label, entry["num_classes"], args.guidance, lambda parts: np.concatenate(parts, 0))
+    denoise = guided_denoiser(d, args.class_label, entry["num_classes"], args.guidance, lambda parts: np.concatenate(parts, 0),
+                              GUIDES[args.guide])
     SAMPLERS[args.sampler](denoise, noise, sigmas)
     return (time.perf_counter() - t0) * 1000
 
@@ -66,6 +68,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--class", dest="class_label", type=int, default=1, help="class index (num_classes = unconditional)")
     p.add_argument("--guidance", type=float, default=2.0)
+    p.add_argument("--guide", choices=sorted(GUIDES), default=DEFAULTS["guide"], help="where guidance applies (the URL's guide)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=5)

@@ -12,8 +12,9 @@ Every run draws the same class-conditional set (--per-class images of each class
 - class accuracy of the project's classifier (diffit.evaluate's measure; at small counts it moves by whole images);
 - FD_clf against --fd-reference training images (biased upwards at small counts; compare rows with each other only).
 
-A run may be SAMPLER:STEPS@LO-HI: guidance only where LO < sigma <= HI, the conditional denoiser alone elsewhere
-(diffit.diffusion.guided_denoiser's `interval`); `network_images_per_image` then says what the run costs in images
+A run SAMPLER:STEPS is guided at every evaluation (not at the app's contracts/sampling.json interval);
+SAMPLER:STEPS@LO-HI guides only where LO < sigma <= HI, the conditional denoiser alone elsewhere
+(diffit.diffusion.guided_denoiser's `interval`); `network_images_per_image` says what a run costs in images
 through the network (2 per guided evaluation, 1 per plain one).
 """
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -30,7 +30,7 @@ import numpy as np
 
 from diffit.classifier import embed, load_classifier
 from diffit.data import load_dataset
-from diffit.diffusion.sampler import SAMPLERS, guided_denoiser, karras_sigmas
+from diffit.diffusion.sampler import EVERY_SIGMA, SAMPLERS, guided_denoiser, karras_sigmas
 from diffit.evaluate import class_accuracy, quantise
 from diffit.images import to_uint8
 from diffit.metrics import frechet_distance_features
@@ -47,7 +47,7 @@ def parse_run(text: str) -> tuple[str, int, tuple[float, float]]:
     if name not in SAMPLERS or not steps.isdigit() or int(steps) < 1:
         raise bad
     if not at:
-        return name, int(steps), (0.0, math.inf)
+        return name, int(steps), EVERY_SIGMA
     try:
         lo, hi = (float(v) for v in interval.split("-"))
     except ValueError:  # not two numbers
@@ -70,7 +70,7 @@ class Counting:
 
 
 def draw(denoise, sampler: str, steps: int, noise: np.ndarray, labels: np.ndarray, num_classes: int, guidance: float,
-         batch: int, interval: tuple[float, float] = (0.0, math.inf)) -> np.ndarray:
+         batch: int, interval: tuple[float, float] = EVERY_SIGMA) -> np.ndarray:
     """Final images (N, C, H, W) of one sampler, `batch` images of one label per run."""
     sigmas = karras_sigmas(steps)
     out = []
@@ -123,7 +123,7 @@ def main(argv=None):
         err = np.abs(pixels - ref_pixels)
         images = quantise(x)
         row = {"sampler": sampler, "steps": steps, "evaluations_per_image": denoise.calls * args.batch // len(labels),
-               "guidance_interval": None if interval == (0.0, math.inf) else list(interval),
+               "guidance_interval": None if interval == EVERY_SIGMA else list(interval),
                "network_images_per_image": denoise.images / len(labels),  # 2 per guided evaluation, 1 per plain one
                "pixel_error_mean": float(err.mean()), "image_error_p95": float(np.percentile(err.mean(axis=(1, 2, 3)), 95)),
                "accuracy": class_accuracy(classifier, images, labels)["accuracy"],

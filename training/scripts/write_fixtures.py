@@ -12,6 +12,7 @@
 
   the exact denoiser of data concentrated at mu(label) blurred to std sd, so the TypeScript samplers
   (src/sampling/heun.ts, src/sampling/dpmpp2m.ts) can be checked against the Python ones without any network.
+  Each case names its `guidance_interval` [lo, hi] (hi null: no upper bound).
 
 training/tests/test_fixtures.py regenerates both into a temporary folder and compares them with the
 committed files byte for byte.
@@ -21,20 +22,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 
+from diffit.contract import GUIDES
 from diffit.diffusion import EDM, guided_denoiser, karras_sigmas
-from diffit.diffusion.sampler import SAMPLERS
+from diffit.diffusion.sampler import EVERY_SIGMA, SAMPLERS
 from diffit.noise import normal, normal_tensor, random_bits, uniform
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 NOISE_SEEDS = (0, 1, 42, 4294967295)
-# (sampler, seed, steps, batch, class label, guidance); 10 classes, so label 10 is unconditional.
-SAMPLER_CASES = (("heun", 5, 4, 2, 3, 1.0), ("heun", 11, 6, 2, 1, 2.5), ("heun", 0, 3, 3, 10, 1.0), ("heun", 4294967295, 1, 1, 0, 3.0),
-                 ("heun", 7, 18, 1, 9, 2.0), ("dpmpp-2m", 5, 4, 2, 3, 1.0), ("dpmpp-2m", 11, 10, 2, 1, 2.0),
-                 ("dpmpp-2m", 0, 2, 3, 10, 1.0), ("dpmpp-2m", 4294967295, 1, 1, 0, 3.0), ("dpmpp-2m", 7, 18, 1, 9, 2.0))
+# (sampler, seed, steps, batch, class label, guidance, guidance interval); 10 classes, so label 10 is unconditional.
+# APP is contracts/sampling.json's `interval` guide (the app's first visit); a few cases guide every evaluation or a band.
+APP, BAND = GUIDES["interval"], (0.28, 5.42)
+SAMPLER_CASES = (("heun", 5, 4, 2, 3, 1.0, APP), ("heun", 11, 6, 2, 1, 2.5, APP), ("heun", 11, 6, 2, 1, 2.5, EVERY_SIGMA),
+                 ("heun", 0, 3, 3, 10, 1.0, APP), ("heun", 4294967295, 1, 1, 0, 3.0, APP), ("heun", 4294967295, 1, 1, 0, 3.0, EVERY_SIGMA),
+                 ("heun", 7, 18, 1, 9, 2.0, APP), ("heun", 7, 18, 1, 9, 2.0, BAND),
+                 ("dpmpp-2m", 5, 4, 2, 3, 1.0, APP), ("dpmpp-2m", 11, 10, 2, 1, 2.0, APP), ("dpmpp-2m", 11, 10, 2, 1, 2.0, EVERY_SIGMA),
+                 ("dpmpp-2m", 0, 2, 3, 10, 1.0, APP), ("dpmpp-2m", 4294967295, 1, 1, 0, 3.0, APP),
+                 ("dpmpp-2m", 7, 18, 1, 9, 2.0, APP), ("dpmpp-2m", 7, 8, 2, 4, 2.0, BAND))
 
 
 def analytic_denoiser(num_classes: int, sd: float = EDM.sigma_data):
@@ -46,6 +54,16 @@ def analytic_denoiser(num_classes: int, sd: float = EDM.sigma_data):
         return out.astype(np.float32)
 
     return denoise
+
+
+def counting(denoise, batches: list):
+    """`denoise` that appends the batch of each forward to `batches`."""
+
+    def counted(x, sigma, labels):
+        batches.append(len(labels))
+        return denoise(x, sigma, labels)
+
+    return counted
 
 
 def noise_reference() -> dict:
@@ -61,18 +79,20 @@ def noise_reference() -> dict:
 def sampler_reference() -> dict:
     num_classes = 10
     cases = []
-    for sampler, seed, steps, batch, label, guidance in SAMPLER_CASES:
+    for sampler, seed, steps, batch, label, guidance, interval in SAMPLER_CASES:
         shape = (batch, 1, 4, 4)
         sigmas = karras_sigmas(steps)
         noise = normal_tensor(seed, shape)
         steps_x = []
-        d = guided_denoiser(analytic_denoiser(num_classes), label, num_classes, guidance,
-                            lambda parts: np.concatenate(parts, 0))
+        network_images = []  # the batch of each forward: B, or 2B where guided
+        d = guided_denoiser(counting(analytic_denoiser(num_classes), network_images), label, num_classes, guidance,
+                            lambda parts: np.concatenate(parts, 0), interval)
         final = SAMPLERS[sampler](d, noise, sigmas, lambda i, x, den, steps_x=steps_x: steps_x.append([float(v) for v in x.reshape(-1)]))
         cases.append({"sampler": sampler, "seed": seed, "steps": steps, "batch": batch, "shape": list(shape), "class_label": label,
-                      "guidance": guidance, "num_classes": num_classes, "sigma_min": EDM.sigma_min, "sigma_max": EDM.sigma_max,
-                      "rho": EDM.rho, "sigma_data": EDM.sigma_data, "sigmas": [float(s) for s in sigmas],
-                      "final": [float(v) for v in final.reshape(-1)], "step_x": steps_x})
+                      "guidance": guidance, "guidance_interval": [interval[0], None if math.isinf(interval[1]) else interval[1]],
+                      "num_classes": num_classes, "sigma_min": EDM.sigma_min, "sigma_max": EDM.sigma_max, "rho": EDM.rho,
+                      "sigma_data": EDM.sigma_data, "sigmas": [float(s) for s in sigmas],
+                      "forward_batches": network_images, "final": [float(v) for v in final.reshape(-1)], "step_x": steps_x})
     return {"description": "The Python samplers with the analytic denoiser of training/scripts/write_fixtures.py (src/sampling/).",
             "cases": cases}
 

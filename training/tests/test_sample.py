@@ -121,3 +121,23 @@ def test_the_contract_names_exactly_the_samplers_python_has():
     from diffit.diffusion.sampler import SAMPLERS
 
     assert sorted(SAMPLER_STEPS) == sorted(SAMPLERS)
+
+
+def test_unknown_guide_is_refused(refused):
+    assert_refused(refused("--guide", "sometimes"), "--guide", "interval", "every")
+
+
+def test_guide_interval_skips_guidance_above_it_and_is_recorded(tmp_path):
+    """--guide interval: sigma 80 (4 DPM steps evaluate at 80, then inside the interval) runs the conditional
+    denoiser alone, so the images differ from --guide every (the default), and the JSON names the guide."""
+    from diffit.contract import DEFAULTS, GUIDES
+
+    assert DEFAULTS["guide"] == "every" and GUIDES["interval"][1] < 80
+    runs = {}
+    for guide in ("every", "interval"):
+        out = tmp_path / f"{guide}.json"
+        sample_main(["--manifest", str(MANIFEST), "--model", MODEL, "--sampler", "dpmpp-2m", "--steps", "4", "--batch", "1",
+                     "--class", "1", "--guidance", "2", "--guide", guide, "--json", str(out), "--quiet"])
+        runs[guide] = json.loads(out.read_text())
+    assert runs["every"]["guide"] == "every" and runs["interval"]["guide"] == "interval"
+    assert runs["every"]["pixels"] != runs["interval"]["pixels"]

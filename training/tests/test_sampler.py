@@ -1,7 +1,10 @@
+import json
+
 import numpy as np
 import pytest
 
-from diffit.diffusion import EDM, guided_denoiser, heun_sample, karras_sigmas
+from diffit.contract import CONTRACT, GUIDES
+from diffit.diffusion import EDM, EVERY_SIGMA, guided_denoiser, heun_sample, karras_sigmas
 from diffit.noise import normal_tensor
 
 SD = EDM.sigma_data
@@ -45,7 +48,7 @@ def test_guidance_extrapolates_from_unconditional():
 
 def test_guidance_interval_guides_only_inside_it():
     """guided_denoiser's `interval` (lo, hi]: [x; x] with [class; null] inside, the conditional D alone outside;
-    the default guides at every sigma."""
+    EVERY_SIGMA, the default, guides at every sigma; the guides are contracts/sampling.json's."""
     seen = []
 
     def denoise(x, sigma, labels):
@@ -61,6 +64,12 @@ def test_guidance_interval_guides_only_inside_it():
     every = guided_denoiser(denoise, 3, 10, 2.5, lambda parts: np.concatenate(parts))
     for sigma in (80.0, 0.002):
         assert np.all(every(x, sigma) == 2.5) and len(seen[-1][1]) == 4
+    assert GUIDES["every"] == EVERY_SIGMA == (0.0, np.inf)
+    app = guided_denoiser(denoise, 3, 10, 2.5, lambda parts: np.concatenate(parts), GUIDES["interval"])
+    lo, hi = GUIDES["interval"]
+    assert (lo, hi) == tuple(json.loads(CONTRACT.read_text(encoding="utf-8"))["guides"]["interval"][k] for k in ("lo", "hi"))
+    for sigma, guided in ((80.0, False), (np.nextafter(hi, np.inf), False), (hi, True), (0.002, lo < 0.002)):
+        assert np.all(app(x, sigma) == (2.5 if guided else 1.0)) and len(seen[-1][1]) == (4 if guided else 2)
 
 
 def test_compare_samplers_reads_an_interval_per_run():

@@ -12,7 +12,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..contract import GUIDES
 from .edm import EDM
+
+EVERY_SIGMA = GUIDES["every"]
+"""The guidance interval that guides every evaluation: (0, inf)."""
 
 
 def karras_sigmas(steps: int, sigma_min: float = EDM.sigma_min, sigma_max: float = EDM.sigma_max, rho: float = EDM.rho) -> np.ndarray:
@@ -26,16 +30,16 @@ def karras_sigmas(steps: int, sigma_min: float = EDM.sigma_min, sigma_max: float
 
 
 def guided_denoiser(denoise: Callable, class_label: int, num_classes: int, guidance: float, concat: Callable,
-                    interval: tuple[float, float] = (0.0, math.inf)) -> Callable:
+                    interval: tuple[float, float] = EVERY_SIGMA) -> Callable:
     """Classifier-free guidance (Ho & Salimans 2022): D = D_uncond + w (D_cond - D_uncond).
 
     `denoise(x, sigma_scalar, labels_list)` evaluates the network on a batch. With w == 1 or an
     unconditional label, it is one plain forward; otherwise one forward on [x; x].
 
     `interval` = (lo, hi) applies guidance only where lo < sigma <= hi, and the conditional D alone (one
-    forward of B) elsewhere (Kynkaanniemi et al. 2024, guidance in a limited interval). The default, every
-    sigma, is what the app and `python -m diffit.sample` do; a narrower one is an experiment
-    (scripts/compare_samplers.py's SAMPLER:STEPS@LO-HI), not mirrored in the app.
+    forward of B) elsewhere (Kynkaanniemi et al. 2024, guidance in a limited interval). The intervals
+    the app offers are contracts/sampling.json's `guides` (diffit.contract.GUIDES); the default,
+    EVERY_SIGMA, guides every evaluation.
     """
 
     def plain(x, sigma):

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { captioned, encodeGif, gridFrame, upscale } from './export';
+import { exportBaseName } from './export-name';
 import { gifFrameCount } from '@/testing/gif-frames';
 
 const frame = (v: number) => ({ width: 2, height: 2, rgba: new Uint8ClampedArray(16).map((_, k) => (k % 4 === 3 ? 255 : v + k)) });
@@ -28,5 +29,18 @@ describe('exports', () => {
 
   it('rejects what is not a GIF', () => {
     expect(() => gifFrameCount(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 0, 0]))).toThrow(/not a GIF/);
+  });
+});
+
+describe('exportBaseName', () => {
+  const base = { seed: 3, steps: 8, classLabel: 1, guidance: 2, batch: 4 };
+  it('names every setting that changes the pixels', () => {
+    expect(exportBaseName('m', base, 18)).toBe('m-seed3-class1-w2-18steps');
+    expect(exportBaseName('m', { ...base, guide: 'every' }, 18)).toBe('m-seed3-class1-w2-18steps');
+    expect(exportBaseName('m', { ...base, sampler: 'dpmpp-2m', guide: 'interval' }, 8)).toBe('m-seed3-class1-w2-interval-dpmpp-2m-8steps');
+  });
+  it('leaves the guide out where there is no guidance', () => {
+    expect(exportBaseName('m', { ...base, classLabel: null, guide: 'interval' }, 8)).toBe('m-seed3-classnone-w2-8steps');
+    expect(exportBaseName('m', { ...base, guidance: 1, guide: 'interval' }, 8)).toBe('m-seed3-class1-w1-8steps');
   });
 });
