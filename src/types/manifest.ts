@@ -73,12 +73,16 @@ export interface TrainingProvenance {
   recipe?: string;
 }
 
-/** Max |onnxruntime - PyTorch| of the exported graph on random inputs at each of `sigmas`, measured by the export, which refuses a file beyond `tolerance`. */
+/** Max |onnxruntime - PyTorch| of the exported graph on random inputs at each of `sigmas`, measured by the export, which refuses a file beyond `tolerance`. With float16 weight storage these are the shipped file's, and `float32_graph` the same measure before the weights were rounded (refused beyond 1e-4). */
 export interface Parity {
   denoised: number;
   attention: number;
   sigmas: number[];
   tolerance: number;
+  float32_graph?: {
+    denoised: number;
+    attention: number;
+  };
 }
 
 export type AccuracyPerGuidance = Record<string, Fraction>;
@@ -211,6 +215,8 @@ export interface ModelEntry {
   /** Within contracts/sampling.json limits.guidance. */
   default_guidance: number;
   opset?: number;
+  /** How the ONNX file stores its weights: float16 (each tensor of 1,024 or more elements, read through a Cast to float32, so the graph computes in float32) or float32. Absent in files exported before the choice existed, which are float32. */
+  weight_storage?: 'float32' | 'float16';
   /** TMSA outputs in graph order; empty for a pooling model; the app treats an absent list as empty. */
   attention?: AttentionOutput[];
   /** How tokens are mixed: attention (TMSA) or pooling (DiffiP). */
@@ -517,6 +523,24 @@ export const MANIFEST_SCHEMA: JsonSchema = {
         "tolerance": {
           "type": "number",
           "exclusiveMinimum": 0
+        },
+        "float32_graph": {
+          "type": "object",
+          "required": [
+            "denoised",
+            "attention"
+          ],
+          "additionalProperties": false,
+          "properties": {
+            "denoised": {
+              "type": "number",
+              "minimum": 0
+            },
+            "attention": {
+              "type": "number",
+              "minimum": 0
+            }
+          }
         }
       }
     },
@@ -961,6 +985,12 @@ export const MANIFEST_SCHEMA: JsonSchema = {
         "opset": {
           "type": "integer",
           "minimum": 1
+        },
+        "weight_storage": {
+          "enum": [
+            "float32",
+            "float16"
+          ]
         },
         "attention": {
           "type": "array",

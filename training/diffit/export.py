@@ -11,7 +11,8 @@ and from bench/results.json (diffit/manifest.py says which); the manifest is nev
 The graph holds the EDM preconditioning, so the app feeds (x, sigma, class_label) and reads
 `denoised` and one `attn_<layer>` output per TMSA layer (softmax weights, heads kept). Upsampling is exported in
 its sub-pixel form (models.unet.subpixel_upsample_conv: the same function, 16/36 of the convolution's work); the
-parity check compares the file against the network as trained.
+parity check compares the file against the network as trained. `--weights float16` (the default) stores the
+weight tensors in float16 behind a Cast to float32, which halves the file; the graph still computes in float32.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ from .models.unet import use_subpixel_upsampling
 OPSET = 17
 PARITY_SIGMAS = (0.002, 0.05, 0.5, 2.0, 20.0, 80.0)
 PARITY_TOLERANCE = 1e-4
+WEIGHT_STORAGE = {"float32": 1e-4, "float16": 1e-2}
+"""How the file stores its weights -> the parity tolerance of the shipped file against PyTorch (float16 rounds each
+weight by up to 2^-11 of itself; the float32 graph is always checked at PARITY_TOLERANCE first)."""
+FLOAT16_MIN_ELEMENTS = 1024
+"""Float tensors with fewer elements (biases, norm scales: ~0.5% of the weights) stay float32."""
 ATTENTION_LAYOUT = ("[batch, heads, windows, query, key]: windows row-major over the (H/window) x (W/window) grid "
                     "of the layer's feature map, tokens row-major inside a window; each query row sums to 1")
 
@@ -90,7 +96,35 @@ def export_onnx(model: torch.nn.Module, path: Path) -> list[str]:
     return output_names
 
 
-def check_parity(model: torch.nn.Module, path: Path, seed: int = 0, batch: int = 3) -> dict:
+def store_float16(path: Path, min_elements: int = FLOAT16_MIN_ELEMENTS) -> int:
+    """Rewrite the ONNX file with each float32 initializer of at least `min_elements` elements stored as float16,
+    W16 = float16(W), read through a node Cast(W16) -> float32 under W's own name, so that every consumer is
+    unchanged. onnxruntime folds those Casts when it loads the file: same graph, same speed, half the bytes.
+    Returns how many tensors were converted."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    kept, casts = [], []
+    for init in graph.initializer:
+        if init.data_type == TensorProto.FLOAT and int(np.prod(init.dims)) >= min_elements:
+            half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), f"{init.name}.float16")
+            kept.append(half)
+            casts.append(helper.make_node("Cast", [half.name], [init.name], name=f"{init.name}.cast", to=TensorProto.FLOAT))
+        else:
+            kept.append(init)
+    nodes = casts + list(graph.node)
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.save(model, str(path))
+    return len(casts)
+
+
+def check_parity(model: torch.nn.Module, path: Path, seed: int = 0, batch: int = 3,
+                 tolerance: float = PARITY_TOLERANCE) -> dict:
     """Max abs difference between onnxruntime and PyTorch at several sigmas, on random inputs."""
     import onnx
     import onnxruntime as ort
@@ -110,10 +144,10 @@ def check_parity(model: torch.nn.Module, path: Path, seed: int = 0, batch: int =
         worst["denoised"] = max(worst["denoised"], float(np.abs(got[0] - expected[0].numpy()).max()))
         for g, e in zip(got[1:], expected[1:], strict=True):
             worst["attention"] = max(worst["attention"], float(np.abs(g - e.numpy()).max()))
-    if max(worst.values()) > PARITY_TOLERANCE:
-        raise ParityError(f"onnxruntime differs from PyTorch by {worst} (tolerance {PARITY_TOLERANCE})")
+    if max(worst.values()) > tolerance:
+        raise ParityError(f"onnxruntime differs from PyTorch by {worst} (tolerance {tolerance})")
     worst["sigmas"] = list(PARITY_SIGMAS)
-    worst["tolerance"] = PARITY_TOLERANCE
+    worst["tolerance"] = tolerance
     return worst
 
 
@@ -173,7 +207,11 @@ def export_entry(args, side: SideFiles, evaluation_rows, training_fields) -> dic
     tmp = out_dir / f".{args.id}.onnx.tmp"
     try:
         export_onnx(model, tmp)
-        parity = check_parity(model, tmp)
+        parity = check_parity(model, tmp)  # the float32 graph, strictly
+        if args.weights == "float16":
+            graph = {k: parity[k] for k in ("denoised", "attention")}
+            store_float16(tmp)
+            parity = {**check_parity(model, tmp, tolerance=WEIGHT_STORAGE["float16"]), "float32_graph": graph}
     except Exception:
         tmp.unlink(missing_ok=True)
         raise
@@ -188,6 +226,7 @@ def export_entry(args, side: SideFiles, evaluation_rows, training_fields) -> dic
         "parameters": sum(t.numel() for t in model.parameters()), "config": config.to_dict(),
         "edm": {"sigma_min": EDM.sigma_min, "sigma_max": EDM.sigma_max, "rho": EDM.rho, "sigma_data": EDM.sigma_data},
         "default_steps": args.default_steps, "default_guidance": args.default_guidance, "opset": OPSET,
+        "weight_storage": args.weights,
         "attention": [{"output": f"attn_{layer['name']}", "layer": layer["name"], "level": layer["level"],
                        "resolution": layer["resolution"], "window": layer["window"], "heads": layer["heads"],
                        "windows": layer["windows"], "tokens": layer["tokens"], "layout": ATTENTION_LAYOUT}
@@ -245,6 +284,8 @@ def main(argv=None):
                    help="folder of the side files (<id>.json, <id>-eval.json, <id>-eval-onnx-cpu.json)")
     p.add_argument("--bench-results", type=Path, default=SideFiles.bench_results,
                    help="npm run bench's results, whose `benchmark` blocks are merged")
+    p.add_argument("--weights", choices=sorted(WEIGHT_STORAGE), default="float16",
+                   help="how the file stores its weights (default float16: half the bytes; the graph computes in float32)")
     p.add_argument("--preview-steps", type=int, default=18)
     p.add_argument("--no-preview", action="store_true")
     p.add_argument("--evaluation-only", action="store_true",

@@ -156,3 +156,43 @@ def test_reexport_exports_every_entry_again_with_its_label_and_defaults(tmp_path
     assert (models / "manifest.json").read_text() == manifest_text and (models / "tiny-a.onnx").stat().st_mtime_ns == onnx_a
     assert export("--reexport", "--label", "X", "--out-dir", models) == 2
     assert "--reexport reads" in capsys.readouterr().err
+
+
+def test_float16_storage_halves_the_file_and_keeps_the_graph_in_float32(tmp_path, checkpoint):
+    """--weights float16 (the default): every float tensor of FLOAT16_MIN_ELEMENTS or more is stored as float16 behind a
+    Cast to float32 under its own name; the smaller ones stay float32; the file is checked against PyTorch twice (the
+    float32 graph at 1e-4, the shipped file at the float16 tolerance) and its entry says how it stores its weights."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, numpy_helper
+
+    from diffit.export import FLOAT16_MIN_ELEMENTS, PARITY_TOLERANCE, WEIGHT_STORAGE
+
+    entries, files = {}, {}
+    for storage in ("float32", "float16"):
+        out = tmp_path / storage
+        main([str(a) for a in ["--checkpoint", checkpoint, "--id", "tiny", "--label", "Tiny", "--out-dir", out,
+                               "--no-preview", "--provenance-dir", tmp_path, "--weights", storage]])
+        entries[storage] = json.loads((out / "manifest.json").read_text())["models"][0]
+        files[storage] = onnx.load(str(out / "tiny.onnx"))
+    assert entries["float32"]["weight_storage"] == "float32" and entries["float16"]["weight_storage"] == "float16"
+    assert entries["float16"]["bytes"] < 0.6 * entries["float32"]["bytes"]
+
+    full = {i.name: numpy_helper.to_array(i) for i in files["float32"].graph.initializer}
+    half = {i.name: i for i in files["float16"].graph.initializer}
+    casts = {n.output[0]: n for n in files["float16"].graph.node if n.op_type == "Cast"}
+    for name, value in full.items():
+        if value.dtype == np.float32 and value.size >= FLOAT16_MIN_ELEMENTS:
+            stored = half[f"{name}.float16"]
+            assert name not in half and stored.data_type == TensorProto.FLOAT16
+            assert np.array_equal(numpy_helper.to_array(stored), value.astype(np.float16))
+            assert casts[name].input == [stored.name] and casts[name].attribute[0].i == TensorProto.FLOAT
+        else:
+            assert np.array_equal(numpy_helper.to_array(half[name]), value) and name not in casts
+    assert len(casts) > 0
+
+    parity32, parity16 = entries["float32"]["parity"], entries["float16"]["parity"]
+    assert parity32["tolerance"] == PARITY_TOLERANCE and "float32_graph" not in parity32
+    assert parity16["tolerance"] == WEIGHT_STORAGE["float16"]
+    assert parity16["float32_graph"] == {k: parity32[k] for k in ("denoised", "attention")}  # same graph, same check
+    assert 0 < parity16["denoised"] <= WEIGHT_STORAGE["float16"]

@@ -79,7 +79,10 @@ export function ModelPicker({ controls }: { controls?: ReactNode }) {
           {typeof model.parity?.denoised === 'number' && (
             <>
               <dt>ONNX parity</dt>
-              <dd>max |Δ| {model.parity.denoised.toExponential(1)} vs PyTorch</dd>
+              <dd>
+                max |Δ| {model.parity.denoised.toExponential(1)} vs PyTorch
+                {model.weight_storage === 'float16' ? ' (weights stored as float16, computed in float32)' : ''}
+              </dd>
             </>
           )}
           <dt>File</dt>
