@@ -54,12 +54,13 @@ test.describe('generate on WASM', () => {
   test('class with guidance matches python, and the URL reproduces it', async ({ studio, page }, testInfo) => {
     const model = shippedModel();
     test.skip(model.num_classes === 0, 'the shipped model is unconditional');
-    const args = { model: model.id, seed: 11, steps: 3, classLabel: 1 % model.num_classes, guidance: 2, batch: 2 };
+    const args = { model: model.id, seed: 11, steps: 3, classLabel: 1 % model.num_classes, guidance: 2, guide: 'interval' as const, batch: 2 };
     await studio.goto({ backend: 'wasm', model: model.id });
     await page.getByTestId('seed').fill(String(args.seed));
     await page.getByTestId('steps').fill(String(args.steps));
     await page.getByTestId('class').selectOption(String(args.classLabel));
     await page.getByTestId('guidance').fill(String(args.guidance));
+    await page.getByTestId('guide').selectOption(args.guide);
     await page.getByTestId('batch').fill(String(args.batch));
     const state = await studio.generate();
     expect(state.status).toBe('done');
@@ -67,7 +68,7 @@ test.describe('generate on WASM', () => {
     // Generate wrote the parameters back into the URL.
     const url = new URL(page.url());
     expect(Object.fromEntries(url.searchParams)).toEqual({
-      model: model.id, sampler: 'heun', seed: '11', steps: '3', class: String(args.classLabel), guidance: '2', batch: '2', backend: 'wasm',
+      model: model.id, sampler: 'heun', seed: '11', steps: '3', class: String(args.classLabel), guidance: '2', guide: 'interval', batch: '2', backend: 'wasm',
     });
 
     const reference = pythonSample(args, testInfo.outputPath('reference.json'));

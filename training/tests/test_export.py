@@ -196,3 +196,22 @@ def test_float16_storage_halves_the_file_and_keeps_the_graph_in_float32(tmp_path
     assert parity16["tolerance"] == WEIGHT_STORAGE["float16"]
     assert parity16["float32_graph"] == {k: parity32[k] for k in ("denoised", "attention")}  # same graph, same check
     assert 0 < parity16["denoised"] <= WEIGHT_STORAGE["float16"]
+
+
+def test_compare_weight_storage_refuses_bad_input_in_one_line(tmp_path, capsys):
+    """scripts/compare_weight_storage.py: a missing file or an uneven batch is one line and exit 2, before any work."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "training" / "scripts"))
+    from compare_weight_storage import main as compare
+
+    onnx_file = REPO / "public" / "models" / "diffip-fmnist.onnx"
+    classifier = REPO / "training" / "weights" / "classifier-fmnist.pt"
+    cases = [(["--a", tmp_path / "none.onnx", "--b", onnx_file, "--classifier", classifier], "--a"),
+             (["--a", onnx_file, "--b", onnx_file, "--classifier", classifier, "--per-class", "7"], "multiple of --batch"),
+             (["--a", onnx_file, "--b", onnx_file, "--classifier", classifier, "--json", tmp_path / "no" / "x.json"], "no folder")]
+    for args, words in cases:
+        with pytest.raises(SystemExit) as stop:
+            compare([str(a) for a in args])
+        err = capsys.readouterr().err.strip()
+        assert stop.value.code == 2 and len(err.splitlines()) == 1 and words in err, err

@@ -1,0 +1,89 @@
+"""What storing the weights in float16 costs in samples: two ONNX files of one model (e.g. `diffit.export --weights
+float32` and `--weights float16`), the same noise, the app's default run (DPM-Solver++(2M), its default steps,
+guidance 2 in the `interval` guide), judged as scripts/compare_samplers.py judges samplers.
+
+    python scripts/compare_weight_storage.py --dataset fashion-mnist --classifier weights/classifier-fmnist.pt \
+        --a /tmp/fp32/diffit-fmnist.onnx --b ../public/models/diffit-fmnist.onnx --json out.json   (from training/)
+
+Reports |pixels_a - pixels_b| in 8-bit levels (mean, max, and the 95th percentile of each image's mean) and each
+file's class accuracy and FD_clf against --fd-reference training images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from compare_samplers import draw
+
+from diffit.classifier import embed, load_classifier
+from diffit.contract import GUIDES, SAMPLER_STEPS
+from diffit.data import dataset_names, load_dataset
+from diffit.evaluate import class_accuracy, quantise
+from diffit.images import to_uint8
+from diffit.metrics import frechet_distance_features
+from diffit.noise import normal_tensor
+from diffit.runtime import OnnxDenoiser
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python scripts/compare_weight_storage.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--a", type=Path, required=True, help="the reference file (float32 weights)")
+    p.add_argument("--b", type=Path, required=True, help="the file to judge against it")
+    p.add_argument("--classifier", type=Path, required=True)
+    p.add_argument("--dataset", choices=dataset_names(), default="fashion-mnist")
+    p.add_argument("--data", default=None)
+    p.add_argument("--per-class", type=int, default=50)
+    p.add_argument("--batch", type=int, default=10)
+    p.add_argument("--guidance", type=float, default=2.0)
+    p.add_argument("--seed", type=int, default=2)
+    p.add_argument("--fd-reference", type=int, default=2000)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json", type=Path, default=None)
+    args = p.parse_args(argv)
+    for path, what in ((args.a, "--a"), (args.b, "--b"), (args.classifier, "--classifier")):
+        if not path.is_file():
+            p.exit(2, f"error: {what} {path} is not a file\n")
+    if args.json is not None and not args.json.parent.is_dir():
+        p.exit(2, f"error: --json {args.json}: no folder {args.json.parent}\n")
+    if args.per_class % args.batch:
+        p.exit(2, f"error: --per-class {args.per_class} must be a multiple of --batch {args.batch}\n")
+
+    classifier, state = load_classifier(args.classifier)
+    num_classes = state["arch"]["num_classes"]
+    train, _, _ = load_dataset(args.dataset, args.data, "train")
+    real = embed(classifier, train[np.random.default_rng(args.seed).choice(len(train), args.fd_reference, replace=False)])
+    labels = np.repeat(np.arange(num_classes), args.per_class)
+    noise = normal_tensor(args.seed, (len(labels), *train.shape[1:]))
+    steps = SAMPLER_STEPS["dpmpp-2m"]
+    files, pixels = {}, {}
+    for key, path in (("a", args.a), ("b", args.b)):
+        t0 = time.perf_counter()
+        x = draw(OnnxDenoiser(path, args.threads), "dpmpp-2m", steps, noise, labels, num_classes, args.guidance,
+                 args.batch, GUIDES["interval"])
+        images = quantise(x)
+        pixels[key] = to_uint8(x).astype(np.int16)
+        files[key] = {"onnx": str(path), "bytes": path.stat().st_size,
+                      "accuracy": class_accuracy(classifier, images, labels)["accuracy"],
+                      "fd_clf": frechet_distance_features(embed(classifier, images), real),
+                      "seconds": time.perf_counter() - t0}
+    diff = np.abs(pixels["a"] - pixels["b"])
+    result = {"setup": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "json"},
+              "run": f"dpmpp-2m, {steps} steps, guidance {args.guidance} in (0, {GUIDES['interval'][1]:g}]",
+              "samples": len(labels), "pixel_diff_mean": float(diff.mean()), "pixel_diff_max": int(diff.max()),
+              "image_diff_p95": float(np.percentile(diff.mean(axis=(1, 2, 3)), 95)), **files}
+    print(f"{args.b.name} vs {args.a.name}: pixels differ by {result['pixel_diff_mean']:.3f} levels on average "
+          f"(max {result['pixel_diff_max']}); accuracy {files['a']['accuracy']:.3f} -> {files['b']['accuracy']:.3f}, "
+          f"FD_clf {files['a']['fd_clf']:.2f} -> {files['b']['fd_clf']:.2f}", flush=True)
+    if args.json is not None:
+        args.json.write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
