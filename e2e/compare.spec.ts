@@ -7,8 +7,8 @@ const MAX_DIFF = 2;
 const MEAN_DIFF = 0.05;
 const IDS = ['diffit-fmnist', 'dws-fmnist', 'diffip-fmnist'];
 
-function compareQuery(args: { seed: number; steps: number; classLabel: number | null; guidance: number; batch: number }, ids = IDS): string {
-  return `/?compare=${ids.join(',')}&sampler=heun&seed=${args.seed}&steps=${args.steps}&class=${args.classLabel ?? 'none'}&guidance=${args.guidance}&batch=${args.batch}&backend=wasm`;
+function compareQuery(args: { seed: number; steps: number; classLabel: number | null; guidance: number; guide: 'interval' | 'every'; batch: number }, ids = IDS): string {
+  return `/?compare=${ids.join(',')}&sampler=heun&seed=${args.seed}&steps=${args.steps}&class=${args.classLabel ?? 'none'}&guidance=${args.guidance}&guide=${args.guide}&batch=${args.batch}&backend=wasm`;
 }
 
 const panel = (page: Page, id: string) => page.locator(`[data-testid="compare-panel"][data-model="${id}"]`);
@@ -34,7 +34,7 @@ async function runAll(page: Page, timeout = 200_000): Promise<void> {
 
 test.describe('compare view on WASM', () => {
   test('three models on the same noise match python -m diffit.sample, and one slider moves all panels', async ({ page, studio }, testInfo) => {
-    const args = { seed: 3, steps: 4, classLabel: 1, guidance: 2, batch: 2 };
+    const args = { seed: 3, steps: 4, classLabel: 1, guidance: 2, guide: 'interval' as const, batch: 2 };
     await page.goto(compareQuery(args));
     await expect(page.getByTestId('compare-panel')).toHaveCount(3);
     await expect(studio.notices).toHaveCount(0);
@@ -90,7 +90,7 @@ test.describe('compare view on WASM', () => {
 
   test('a model that fails to load fails only its own panel', async ({ page }) => {
     await page.route('**/dws-fmnist.onnx', (route) => route.fulfill({ status: 200, contentType: 'application/octet-stream', body: Buffer.from('this is not an onnx model'.repeat(100)) }));
-    await page.goto(compareQuery({ seed: 5, steps: 2, classLabel: null, guidance: 1, batch: 1 }));
+    await page.goto(compareQuery({ seed: 5, steps: 2, classLabel: null, guidance: 1, guide: 'every', batch: 1 }));
     await runAll(page);
     await expect(panel(page, 'dws-fmnist')).toHaveAttribute('data-state', 'error');
     await expect(panel(page, 'dws-fmnist').getByTestId('compare-error')).toContainText(/integrity check/);
