@@ -61,6 +61,9 @@ def parse_args(argv=None):
     fast.add_argument("--sdpa", action="store_true",
                       help="attention by scaled_dot_product_attention with the position bias as a mask (training only)")
     fast.add_argument("--fast", action="store_true", help="all three above")
+    fast.add_argument("--compile-cache", default=None, metavar="FILE",
+                      help="with --compile: load torch.compile's artifacts from FILE if it exists, and write them there after "
+                           "the first step and at the end (diffit/compile_cache.py; a fresh machine then compiles from cache)")
     fast.add_argument("--subpixel", action="store_true",
                       help="upsampling as four 2x2 convolutions on the low-resolution map (the exported form; same "
                            "function and gradients); a candidate, not part of --fast")
@@ -91,18 +94,18 @@ def fail(message: str):
     sys.exit(2)
 
 
-def unwritable(out: Path) -> str | None:
-    """Why the run folder cannot be written, or None (checked before any work)."""
+def unwritable(out: Path, flag: str = "--out") -> str | None:
+    """Why the folder `out` (given as `flag`) cannot be written, or None (checked before any work)."""
     existing = out
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        return f"--out {out}: {existing} is a file, not a folder"
+        return f"{flag} {out}: {existing} is a file, not a folder"
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as error:
-        return f"--out {out} is not writable ({error.strerror or error})"
+        return f"{flag} {out} is not writable ({error.strerror or error})"
     return None
 
 
@@ -131,6 +134,13 @@ def check_options(args, world: int) -> None:
         fail(f"--part-mib {args.part_mib} is too small (at least 0.25)")
     if args.lr_ref_batch < 0:
         fail("--lr-ref-batch must be 0 or positive")
+    if args.compile_cache:
+        if not args.compile:
+            fail("--compile-cache needs --compile (or --fast)")
+        cache = Path(args.compile_cache)
+        problem = f"--compile-cache {cache} is a folder" if cache.is_dir() else unwritable(cache.parent, "--compile-cache's folder")
+        if problem:
+            fail(problem)
     if args.fused_adam:
         try:
             torch.optim.Adam([torch.zeros(1, device=args.device, requires_grad=True)], fused=True)
@@ -179,7 +189,8 @@ def main(argv=None):
         device=args.device, bf16=args.bf16, xflip=DATASETS[args.dataset].train_xflip if args.xflip == "auto" else args.xflip == "on",
         checkpoint_every=args.checkpoint_every, grid_every=args.grid_every, grid_steps=args.grid_steps,
         snapshot_every=args.snapshot_every, max_seconds=args.max_seconds, quiet=args.quiet, fused_adam=args.fused_adam,
-        compile=args.compile, sdpa=args.sdpa, subpixel=args.subpixel, part_bytes=int(args.part_mib * 2**20), optimizer_state=args.optimizer_state,
+        compile=args.compile, compile_cache=args.compile_cache, sdpa=args.sdpa, subpixel=args.subpixel,
+        part_bytes=int(args.part_mib * 2**20), optimizer_state=args.optimizer_state,
         rank=rank, world=world)
     training_loop(options, data, resume)
     if world > 1:

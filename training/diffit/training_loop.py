@@ -22,6 +22,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from . import compile_cache
 from .checkpoint import save_checkpoint
 from .data import random_xflip
 from .diffusion import EDM, EDMLoss, heun_sample, karras_sigmas
@@ -62,6 +63,7 @@ class RunOptions:
     quiet: bool
     fused_adam: bool = False
     compile: bool = False
+    compile_cache: str | None = None  # diffit.compile_cache: loaded before torch.compile, written after the first step
     sdpa: bool = False
     subpixel: bool = False
     part_bytes: int | None = None  # checkpoint part size (diffit.checkpoint.PART_BYTES by default)
@@ -165,6 +167,11 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None)
     is_main, distributed = o.rank == 0, o.world > 1
     out = Path(o.out)
     net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) if distributed else model
+    cache = Path(o.compile_cache) if o.compile and o.compile_cache else None
+    if cache is not None:
+        message = compile_cache.load(cache)
+        if is_main:
+            print(f"{o.model}: {message}", flush=True)
     if o.compile:
         net = torch.compile(net)
     images = torch.from_numpy(data.images).to(device)
@@ -214,6 +221,8 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None)
         if o.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), o.grad_clip, foreach=True)
         optimizer.step()
+        if cache is not None and is_main and run.images_seen == run.resumed_from:  # the first step compiled the graphs
+            print(f"{o.model}: compile cache {cache}: wrote {compile_cache.save(cache):,} bytes", flush=True)
         run.images_seen += o.batch
         # EMA with a half-life in images, ramped up early in training (EDM's schedule).
         halflife = min(o.ema_halflife, run.images_seen * o.ema_rampup)
@@ -257,6 +266,8 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None)
     if not is_main:
         return None
     run.save(out)
+    if cache is not None:  # again: any graph compiled after the first step joins it
+        print(f"{o.model}: compile cache {cache}: wrote {compile_cache.save(cache):,} bytes", flush=True)
     sample_grid(ema, run.config, out / "samples.png", o.grid_steps, o.seed, device)
     history = run.history
     # This session's rate (a resumed run's earlier wall time is not in it).

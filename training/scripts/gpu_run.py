@@ -11,7 +11,8 @@ of a GPU idle), under `python -m diffit.train --resume --fast --max-seconds ...`
 --target-images, so the variants end on equal terms once all have reached it. What comes back:
 
     $OUT/gpu-run.json      per run: images seen before and after, images/s, evaluation, packed files (sha256)
-    $OUT/back-N.tar        checkpoint index + parts, summary, samples, eval, log; whole files, each tar <= 16 MiB
+    $OUT/back-N.tar        checkpoint index + parts, summary, eval, compile cache, samples, log; whole files, each
+                           tar <= 16 MiB
 
 at most 8 files of 16 MiB (the device's limit); checkpoints first, logs last, anything left out is listed.
 Here, after the call:
@@ -42,6 +43,7 @@ BACK_FILE_BYTES = 16 * 2**20 - 64 * 1024  # ... of at most 16 MiB each (kept a l
 BACK_TOTAL_BYTES = 64 * 2**20 - 256 * 1024  # ... and 64 MiB together, gpu-run.json included
 TAR_OVERHEAD = 2048  # header and padding per member, rounded up
 SUFFIX = {"fashion-mnist": "fmnist", "cifar10": "cifar10", "emoji": "emoji"}
+COMPILE_CACHE = "compile-cache.bin"  # diffit/compile_cache.py: kept with the checkpoint, so the next run compiles from it
 
 
 def fail(message: str):
@@ -136,7 +138,8 @@ def train(args) -> None:
                "--grid-every", "0", "--optimizer-state", args.optimizer_state, "--quiet", "--seed", str(args.seed),
                *(["--resume"] if (run / "checkpoint.pt").exists() else []),
                *(["--lr-ref-batch", str(args.lr_ref_batch)] if args.lr_ref_batch else []),
-               *(["--fast"] if fast else []), *(["--bf16"] if args.bf16 else []), *args.train_args]
+               *(["--fast", "--compile-cache", str(run / COMPILE_CACHE)] if fast else []),
+               *(["--bf16"] if args.bf16 else []), *args.train_args]
         run.mkdir(parents=True, exist_ok=True)
         log = open(run / "train.log", "a")
         procs[m] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=TRAINING), log)
@@ -183,19 +186,21 @@ def evaluate(args, run: Path, entry: dict) -> None:
 
 
 def collect(models: list[str], runs_dir: Path) -> list[tuple[str, Path]]:
-    """What to bring back, most needed first: checkpoints, then summaries and evaluations, samples, logs."""
+    """What to bring back, most needed first: checkpoints, then summaries and evaluations, compile caches, samples,
+    logs."""
     files: list[tuple[str, Path]] = []
     for m in models:
         index = runs_dir / m / "checkpoint.pt"
         if index.exists():
             files += [(f"{m}/{p.name}", p) for p in checkpoint_files(index)]
-    for pattern in ("summary.json", "eval.json", "samples.png", "train.log"):
+    for pattern in ("summary.json", "eval.json", COMPILE_CACHE, "samples.png", "train.log"):
         files += [(f"{m}/{pattern}", runs_dir / m / pattern) for m in models if (runs_dir / m / pattern).exists()]
     return files
 
 
 def unpack(args) -> None:
-    """Here, after the call: check the tars against gpu-run.json; checkpoints (index and parts) into --into, checked
+    """Here, after the call: check the tars against gpu-run.json; checkpoints (index and parts) and compile caches
+    into --into (both travel to the next run), checkpoints checked
     and with the parts they no longer name removed; samples, summaries, evaluations and logs into --extras."""
     source, into, extras = Path(args.source), Path(args.into), Path(args.extras)
     report_path = source / "gpu-run.json"
@@ -209,8 +214,9 @@ def unpack(args) -> None:
     for entry in report["back"]:
         with tarfile.open(source / entry["file"]) as tar:
             for member in tar.getmembers():
-                is_checkpoint = Path(member.name).name.startswith("checkpoint.")
-                tar.extract(member, into if is_checkpoint else extras, filter="data")
+                name = Path(member.name).name
+                resumed_from = name.startswith("checkpoint.") or name == COMPILE_CACHE  # what the next run needs
+                tar.extract(member, into if resumed_from else extras, filter="data")
     extras.mkdir(parents=True, exist_ok=True)
     (extras / "gpu-run.json").write_text(json.dumps(report, indent=1))
     for m in report["runs"]:

@@ -64,6 +64,8 @@ def test_gpu_run_resumes_trains_and_packs_within_the_limits(tmp_path, tiny_fmnis
               0, "--train-args", "--grid-steps", "1", "--device", "cpu", "--part-mib", "0.25"]
     reports = []
     for target, out in ((32, tmp_path / "out1"), (64, tmp_path / "out2")):
+        if target == 64:  # what --fast's compile cache would leave (diffit/compile_cache.py; no compile on CPU here)
+            (runs / "dws-tiny" / gpu_run.COMPILE_CACHE).write_bytes(b"compiled graphs\n")
         result = script("gpu_run.py", *common[:1], "--target-images", target, "--out", out, *common[1:])
         assert result.returncode == 0, result.stderr[-3000:]
         assert_device_limits(out)
@@ -77,8 +79,11 @@ def test_gpu_run_resumes_trains_and_packs_within_the_limits(tmp_path, tiny_fmnis
         assert load_checkpoint(here / model / "checkpoint.pt")["images_seen"] == 64
         assert (tmp_path / "extras" / model / "samples.png").exists() and not (here / model / "samples.png").exists()
     assert not second["left_out"] and {m for b in second["back"] for m in b["members"]} >= {"dws-tiny/checkpoint.pt"}
+    # The compile cache travels with the checkpoint to the next run, not with the extras.
+    assert (here / "dws-tiny" / gpu_run.COMPILE_CACHE).read_bytes() == b"compiled graphs\n"
+    assert not (tmp_path / "extras" / "dws-tiny" / gpu_run.COMPILE_CACHE).exists()
     # Packed parts replace the earlier ones here: only the index and the parts it names remain.
-    names = {p.name for p in (here / "dws-tiny").glob("checkpoint*")}
+    names = {p.name for p in (here / "dws-tiny").glob("checkpoint*")}  # the compile cache aside
     assert names == {p.name for p in checkpoint_files(here / "dws-tiny" / "checkpoint.pt")}
 
 
