@@ -73,15 +73,18 @@ export interface TrainingProvenance {
   recipe?: string;
 }
 
+/** max |onnxruntime - PyTorch| over every element of an output, on the parity inputs. */
+export type MaxAbsDifference = number;
+
 /** Max |onnxruntime - PyTorch| of the exported graph on random inputs at each of `sigmas`, measured by the export, which refuses a file beyond `tolerance`. With float16 weight storage these are the shipped file's, and `float32_graph` the same measure before the weights were rounded (refused beyond 1e-4). */
 export interface Parity {
-  denoised: number;
-  attention: number;
+  denoised: MaxAbsDifference;
+  attention: MaxAbsDifference;
   sigmas: number[];
   tolerance: number;
   float32_graph?: {
-    denoised: number;
-    attention: number;
+    denoised: MaxAbsDifference;
+    attention: MaxAbsDifference;
   };
 }
 
@@ -495,6 +498,10 @@ export const MANIFEST_SCHEMA: JsonSchema = {
         }
       }
     },
+    "MaxAbsDifference": {
+      "type": "number",
+      "minimum": 0
+    },
     "Parity": {
       "type": "object",
       "required": [
@@ -506,12 +513,10 @@ export const MANIFEST_SCHEMA: JsonSchema = {
       "additionalProperties": false,
       "properties": {
         "denoised": {
-          "type": "number",
-          "minimum": 0
+          "$ref": "#/$defs/MaxAbsDifference"
         },
         "attention": {
-          "type": "number",
-          "minimum": 0
+          "$ref": "#/$defs/MaxAbsDifference"
         },
         "sigmas": {
           "type": "array",
@@ -533,12 +538,10 @@ export const MANIFEST_SCHEMA: JsonSchema = {
           "additionalProperties": false,
           "properties": {
             "denoised": {
-              "type": "number",
-              "minimum": 0
+              "$ref": "#/$defs/MaxAbsDifference"
             },
             "attention": {
-              "type": "number",
-              "minimum": 0
+              "$ref": "#/$defs/MaxAbsDifference"
             }
           }
         }
