@@ -1,7 +1,6 @@
 import { useState } from 'react';
 import { expectedParam, GUIDE_NAMES, parseParam, SAMPLER_CHOICES, SAMPLER_NAMES, type NumericParam, type StudioParams } from '@/lib/url-params';
-import { GUIDES, type GuideName } from '@/sampling/heun';
-import type { SamplerName } from '@/sampling/samplers';
+import { GUIDES } from '@/sampling/heun';
 
 type SetParam = <K extends keyof StudioParams>(key: K, value: StudioParams[K]) => void;
 
@@ -97,16 +96,15 @@ export function SamplingFields({ params, classes, disabled, drafts, setParam }: 
   };
   return (
     <>
-      <label className="field" title="EDM Heun: 2 model evaluations per step (2N−1 in all); DPM-Solver++(2M): 1 per step, about the same images from far fewer evaluations">
-        <span>Sampler</span>
-        <select data-testid="sampler" value={params.sampler} disabled={disabled} onChange={(e) => setParam('sampler', e.target.value as SamplerName)}>
-          {SAMPLER_NAMES.map((name) => (
-            <option key={name} value={name}>
-              {SAMPLER_CHOICES[name].label}
-            </option>
-          ))}
-        </select>
-      </label>
+      <ChoiceField
+        name="sampler"
+        label="Sampler"
+        title="EDM Heun: 2 model evaluations per step (2N−1 in all); DPM-Solver++(2M): 1 per step, about the same images from far fewer evaluations"
+        value={params.sampler}
+        choices={SAMPLER_NAMES.map((name) => [name, SAMPLER_CHOICES[name].label])}
+        disabled={disabled}
+        onChange={(value) => setParam('sampler', value)}
+      />
       {NUMBER_FIELDS.slice(0, 2).map(field)}
       <label className="field">
         <span>Class</span>
@@ -125,21 +123,41 @@ export function SamplingFields({ params, classes, disabled, drafts, setParam }: 
         </select>
       </label>
       {NUMBER_FIELDS.slice(2, 3).map(field)}
-      <label
-        className="field"
-        title={`Where guidance applies (with a class and guidance ≠ 1): ${GUIDE_NAMES.map((name) => `${GUIDES[name].label}`).join(' or ')}. Outside it a step runs the network once instead of twice (conditional only); the interval leaves out the noisiest steps, at the same measured quality.`}
-      >
-        <span>Guide at</span>
-        <select data-testid="guide" value={params.guide} disabled={disabled} onChange={(e) => setParam('guide', e.target.value as GuideName)}>
-          {GUIDE_NAMES.map((name) => (
-            <option key={name} value={name}>
-              {GUIDES[name].label}
-            </option>
-          ))}
-        </select>
-      </label>
+      <ChoiceField
+        name="guide"
+        label="Guide at"
+        title={`Where guidance applies (with a class and guidance ≠ 1): ${GUIDE_NAMES.map((name) => GUIDES[name].label).join(' or ')}. Outside it a step runs the network once instead of twice (conditional only); the interval leaves out the noisiest steps, at the same measured quality.`}
+        value={params.guide}
+        choices={GUIDE_NAMES.map((name) => [name, GUIDES[name].label])}
+        disabled={disabled}
+        onChange={(value) => setParam('guide', value)}
+      />
       {NUMBER_FIELDS.slice(3).map(field)}
     </>
+  );
+}
+
+/** A labelled select over fixed choices ([value, label] pairs), e.g. the sampler. */
+function ChoiceField<T extends string>({ name, label, title, value, choices, disabled, onChange }: {
+  name: string;
+  label: string;
+  title: string;
+  value: T;
+  choices: [T, string][];
+  disabled: boolean;
+  onChange: (value: T) => void;
+}) {
+  return (
+    <label className="field" title={title}>
+      <span>{label}</span>
+      <select data-testid={name} value={value} disabled={disabled} onChange={(e) => onChange(e.target.value as T)}>
+        {choices.map(([choice, text]) => (
+          <option key={choice} value={choice}>
+            {text}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }
 
