@@ -123,7 +123,8 @@ def test_export_cli_writes_a_checked_manifest_entry(tmp_path, tiny_fmnist):
     entry = json.loads((models / "manifest.json").read_text())["models"][0]
     data = (models / "t.onnx").read_bytes()
     assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["bytes"] == len(data)
-    assert entry["parity"]["denoised"] <= 1e-4 and len(entry["attention"]) == 4
+    assert entry["weight_storage"] == "float16" and entry["parity"]["float32_graph"]["denoised"] <= 1e-4
+    assert entry["parity"]["denoised"] <= entry["parity"]["tolerance"] and len(entry["attention"]) == 4
     assert entry["training"]["images_seen"] == 16 and (models / entry["preview"]).exists()
     bad = run_cli("diffit.export", "--checkpoint", tmp_path / "nope.pt", "--id", "t", "--label", "x", "--out-dir", models)
     assert bad.returncode == 2 and "does not exist" in bad.stderr
