@@ -1,4 +1,6 @@
-import { pixelDiff, pythonSample, shippedModel } from './support/python-reference';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pixelDiff, pythonSample, REPO_ROOT, shippedModel } from './support/python-reference';
 import { expect, test } from './support/studio-page';
 
 // The browser (onnxruntime-web) and Python (onnxruntime on CPU) run the same sampler on the
@@ -7,6 +9,16 @@ const MAX_DIFF = 2;
 const MEAN_DIFF = 0.05;
 
 test.describe('generate on WASM', () => {
+  test('a first visit runs DPM-Solver++(2M) at its default steps with the interval guide, and the URL says so', async ({ studio, page }) => {
+    await studio.goto(); // no parameters at all
+    await expect(studio.status).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
+    const url = new URL(page.url()).searchParams;
+    const sampling = JSON.parse(readFileSync(resolve(REPO_ROOT, 'contracts/sampling.json'), 'utf8'));
+    expect([url.get('sampler'), url.get('steps'), url.get('guide'), url.get('class')]).toEqual(['dpmpp-2m', String(sampling.samplers['dpmpp-2m'].default_steps), 'interval', 'none']);
+    await expect(page.getByTestId('guide')).toHaveValue('interval');
+    expect(studio.consoleErrors).toEqual([]);
+  });
+
   test('unconditional batch matches python -m diffit.sample', async ({ studio }, testInfo) => {
     const model = shippedModel();
     const args = { model: model.id, seed: 3, steps: 4, classLabel: null, guidance: 1, batch: 2 };
