@@ -194,4 +194,15 @@ describe('studio store', () => {
     useStudioStore.getState().generate();
     expect(useStudioStore.getState().error).toMatch(/manifest could not be loaded/);
   });
+
+  it('moves guidance left at the old model default to the new model default, and keeps a guidance the user set', async () => {
+    const other = { ...manifest.models[0], id: 'diffit-cifar10', dataset: 'cifar10', default_guidance: 4 };
+    vi.stubGlobal('fetch', vi.fn(async () => new Response(JSON.stringify({ ...manifest, models: [manifest.models[0], other] }), { status: 200 })));
+    await useStudioStore.getState().init('?model=diffit-fmnist&class=1');
+    useStudioStore.getState().setParam('model', 'diffit-cifar10');
+    expect(useStudioStore.getState().params).toMatchObject({ model: 'diffit-cifar10', guidance: 4, classLabel: 1 });
+    useStudioStore.getState().setParam('guidance', 2.5);
+    useStudioStore.getState().setParam('model', 'diffit-fmnist');
+    expect(useStudioStore.getState().params.guidance).toBe(2.5);
+  });
 });

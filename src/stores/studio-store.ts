@@ -132,10 +132,12 @@ export const useStudioStore = create<StudioState>()((set, get) => {
     setParam: (key, value) => {
       const params = withParam(get().params, key, value);
       if (key === 'model') {
-        // Steps and guidance stay as the user set them (valid for every model); a class the new
-        // model does not have becomes "none", and the page says so.
+        // Steps and guidance stay as the user set them (valid for every model), but guidance still
+        // at the previous model's default moves to the new model's (CIFAR-10 and emoji start higher);
+        // a class the new model does not have becomes "none", and the page says so.
         const model = get().manifest?.models.find((m) => m.id === value);
         const previous = selectedModel(get());
+        if (model && previous && params.guidance === defaultsFor(previous).guidance) params.guidance = defaultsFor(model).guidance;
         if (params.classLabel !== null && (!model || params.classLabel >= model.num_classes)) {
           const name = previous?.classes[params.classLabel] ?? String(params.classLabel);
           notify({ id: 'model-class', level: 'info', text: `${model?.label ?? String(value)} has no class "${name}"; sampling unconditionally (class none).` });
