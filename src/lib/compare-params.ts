@@ -1,6 +1,6 @@
 /**
- * The compare view's share link: `?compare=a,b,c` plus the usual `seed`, `steps`, `class`,
- * `guidance`, `batch` and `backend` (read with `readUrlParams`, against the first model).
+ * The compare view's share link: `?compare=a,b,c` plus the usual `sampler`, `seed`, `steps`, `class`,
+ * `guidance`, `guide`, `batch` and `backend` (read with `readUrlParams`, against the first model).
  * Two or three models of one data set; anything else gives a notice and a fallback.
  */
 import type { Manifest, ModelEntry } from '@/types/manifest';
@@ -69,7 +69,7 @@ export function readCompareParams(search: string, manifest: Manifest): CompareRe
   return { ids: chosen, params: read.params, problems: [...problems, ...read.problems] };
 }
 
-/** The compare link: `?compare=a,b&seed=…&steps=…&class=…&guidance=…&batch=…&backend=…`. */
+/** The compare link: `?compare=a,b&sampler=…&seed=…&steps=…&class=…&guidance=…&guide=…&batch=…&backend=…`. */
 export function writeCompareParams(ids: string[], params: StudioParams): string {
   const query = new URLSearchParams(writeUrlParams(params));
   query.delete('model');
