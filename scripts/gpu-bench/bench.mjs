@@ -5,6 +5,8 @@
 //      scripts/gpu-bench/prepare.sh into .carry/gpu-bench/, never into node_modules), one process
 //      per bundle (BUNDLES below) running each IO mode (MODES below) in turn, ms per forward at
 //      each batch, `denoised` only, and the largest difference from the same bundle's WASM backend;
+//      then whole images per bundle (image-run.mjs): the app's own samplers driving the WebGPU
+//      session through CPU tensors, as the app does, timed per run and checked against WASM;
 //   2. PyTorch on CUDA, same models and batches: eager and CUDA-graph replay
 //      (training/scripts/bench_cuda.py; skipped with its reason where there is no CUDA);
 //   3. one table, and bench/gpu-results.json with the hardware named.
@@ -14,6 +16,8 @@
 //   [--timeout 180 (seconds per bundle process)] [--model-dir public/models]
 //   [--ort node_modules/onnxruntime-web/dist] [--webgpu .carry/gpu-bench/node_modules/webgpu]
 //   [--python .venv/bin/python] [--no-cuda] [--allow-fallback-adapter] [--out bench/gpu-results.json]
+//   [--image-runs heun:18:every:1,dpmpp-2m:8:interval:4 | none] [--image-repeats 5]
+//   [--sampling <app-sampling.mjs> (default: bundled from src/ here; prepare.sh carries one)]
 // A benchmark, not a test: it asserts nothing about times. docs/gpu-bench.md: the run on a GPU machine.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -21,6 +25,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { cpus, platform, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleSampling, IMAGE_RUNS, parseImageRuns } from './image-run.mjs';
 import { BenchError, chooseAdapter, installWebGPU } from './webgpu-node.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -47,7 +52,7 @@ export function runtimeKey(bundle, mode) {
 
 /** Parses the command line; a bad value is a BenchError. */
 export function parseArgs(argv) {
-  const known = new Set(['--models', '--batches', '--runs', '--warmup', '--bundles', '--modes', '--timeout', '--model-dir', '--ort', '--webgpu', '--python', '--manifest', '--out']);
+  const known = new Set(['--models', '--batches', '--runs', '--warmup', '--bundles', '--modes', '--timeout', '--model-dir', '--ort', '--webgpu', '--python', '--manifest', '--out', '--image-runs', '--image-repeats', '--sampling']);
   const flags = new Set(['--no-cuda', '--allow-fallback-adapter']);
   const values = {};
   for (let i = 0; i < argv.length; i++) {
@@ -69,6 +74,8 @@ export function parseArgs(argv) {
   if (runs < 1) throw new BenchError('--runs must be at least 1');
   const [timeout] = ints('--timeout', values['--timeout'] ?? '180');
   if (timeout < 1) throw new BenchError('--timeout must be at least 1 (seconds per bundle)');
+  const [imageRepeats] = ints('--image-repeats', values['--image-repeats'] ?? '5');
+  if (imageRepeats < 1) throw new BenchError('--image-repeats must be at least 1');
   const python = values['--python'] ?? (existsSync(resolve(ROOT, '.venv/bin/python')) ? resolve(ROOT, '.venv/bin/python') : 'python3');
   return {
     models: (values['--models'] ?? DEFAULT_MODELS.join(',')).split(','),
@@ -86,6 +93,9 @@ export function parseArgs(argv) {
     cuda: !values['--no-cuda'],
     allowFallback: Boolean(values['--allow-fallback-adapter']),
     out: resolve(ROOT, values['--out'] ?? 'bench/gpu-results.json'),
+    imageRuns: parseImageRuns(values['--image-runs'] ?? IMAGE_RUNS),
+    imageRepeats,
+    sampling: values['--sampling'] ? resolve(ROOT, values['--sampling']) : null,
   };
 }
 
@@ -98,7 +108,7 @@ export function selectModels(manifest, ids, modelDir) {
     if (!existsSync(path)) throw new BenchError(`${path} is missing (--model-dir names the folder with the ONNX files)`);
     const sha = createHash('sha256').update(readFileSync(path)).digest('hex');
     if (e.sha256 && sha !== e.sha256) throw new BenchError(`${path} is not the manifest's ${e.id} (sha256 differs)`);
-    return { id: e.id, variant: e.variant, dataset: e.dataset, path, channels: e.channels, resolution: e.resolution, numClasses: e.num_classes };
+    return { id: e.id, variant: e.variant, dataset: e.dataset, path, channels: e.channels, resolution: e.resolution, numClasses: e.num_classes, edm: e.edm };
   });
 }
 
@@ -128,7 +138,7 @@ function readJson(path) {
 function runBundle(bundle, options, models, scratch) {
   const out = join(scratch, `${bundle}.json`);
   const id = { bundle, file: BUNDLES[bundle] };
-  const job = { ...id, modes: options.modes, ortDir: options.ortDir, webgpuDir: options.webgpuDir, allowFallback: options.allowFallback, runs: options.runs, warmup: options.warmup, batches: options.batches, models, out };
+  const job = { ...id, modes: options.modes, ortDir: options.ortDir, webgpuDir: options.webgpuDir, allowFallback: options.allowFallback, runs: options.runs, warmup: options.warmup, batches: options.batches, models, out, imageRuns: options.imageRuns, imageRepeats: options.imageRepeats, sampling: options.sampling };
   if (!existsSync(join(options.ortDir, job.file))) return options.modes.map((mode) => ({ ...id, mode, error: `${join(options.ortDir, job.file)} is missing (--ort names onnxruntime-web's dist folder)` }));
   console.log(`webgpu: bundle ${bundle} (${job.file}), modes ${options.modes.join('/')}, ${models.length} model(s), batches ${options.batches.join('/')}, ${options.runs} runs after ${options.warmup} warm-up…`);
   const t0 = performance.now();
@@ -149,12 +159,15 @@ export function childResult(id, modes, finished, written, stderr, exit) {
   const lines = (stderr ?? '').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('at ') && l.length < 400);
   const error = `exit ${exit}: ${lines.at(-1) ?? 'no message'}`;
   const current = Object.keys(written?.modes ?? {}).at(-1); // the mode it was in: the child runs them in order
-  return modes.map((mode) => {
+  const entries = modes.map((mode) => {
     const done = written?.modes?.[mode];
     if (!done) return { ...id, mode, error };
     const entry = { ...id, mode, version: written.version, models: done.models, ...(done.note ? { note: done.note } : {}) };
     return finished || mode !== current ? entry : { ...entry, unfinished: error };
   });
+  // Whole images belong to the bundle, not to a mode: they ride on its first entry.
+  if (written?.image_runs) entries[0] = { ...entries[0], image_runs: finished ? written.image_runs : { ...written.image_runs, unfinished: error } };
+  return entries;
 }
 
 /** PyTorch CUDA eager and graph timings (training/scripts/bench_cuda.py), or why there are none. */
@@ -187,7 +200,16 @@ export function assemble({ options, models, adapter, bundles, cuda, webgpuVersio
       if (t) ms[`pytorch_cuda_${mode}`] = t;
     }
     const graphDiff = cuda.models?.[m.id]?.graph_vs_eager_max_abs_diff;
-    return { id: m.id, dataset: m.dataset, variant: m.variant, ms_per_forward: ms, errors, ...(graphDiff ? { pytorch_graph_vs_eager_max_abs_diff: graphDiff } : {}) };
+    const images = {};
+    for (const b of bundles) {
+      const runs = b.image_runs?.models?.[m.id];
+      if (runs || b.image_runs?.error) images[runtimeKey(b.bundle, 'plain')] = runs ?? { error: b.image_runs.error };
+    }
+    return {
+      id: m.id, dataset: m.dataset, variant: m.variant, ms_per_forward: ms, errors,
+      ...(Object.keys(images).length ? { ms_per_image_run: images } : {}),
+      ...(graphDiff ? { pytorch_graph_vs_eager_max_abs_diff: graphDiff } : {}),
+    };
   });
   const version = bundles.find((b) => b.version)?.version ?? null;
   return {
@@ -197,6 +219,7 @@ export function assemble({ options, models, adapter, bundles, cuda, webgpuVersio
     runs: options.runs,
     warmup: options.warmup,
     outputs: ['denoised'],
+    ...(options.imageRuns?.length ? { image_runs: { runs: options.imageRuns.map((r) => r.key), repeats: options.imageRepeats, warmup: 1, class: 1, guidance: 2, seed: 0 } } : {}),
     modes: [...new Set(bundles.map((b) => b.mode ?? 'plain'))],
     machine: {
       cpu: cpuName(),
@@ -240,6 +263,8 @@ export function formatTable(results) {
   for (const [bundle, { modes }] of Object.entries(results.bundles)) {
     for (const [mode, { note }] of Object.entries(modes ?? {})) if (note) lines.push(`${runtimeKey(bundle, mode)}: ${note}`);
   }
+  const imageRows = results.models.flatMap((m) => Object.entries(m.ms_per_image_run ?? {}).flatMap(([name, runs]) => (runs.error ? [`${m.id.padEnd(15)}${name.padEnd(24)}whole images failed: ${runs.error}`] : Object.entries(runs).map(([key, t]) => `${m.id.padEnd(15)}${name.padEnd(24)}${key.padEnd(26)}${t.error ? `failed: ${t.error}` : `${t.median_ms.toFixed(1)} ms per run [${t.q25_ms.toFixed(1)}–${t.q75_ms.toFixed(1)}], ${t.forwards} forwards, ${t.network_images} images, max |webgpu - wasm| ${t.max_abs_diff_vs_wasm.toExponential(1)}`}`))));
+  if (imageRows.length) lines.push(`Whole images (the app's samplers, CPU tensors; SAMPLER:STEPS:GUIDE:BATCH, class 1, guidance 2; median of ${results.image_runs.repeats} after 1 warm-up):`, ...imageRows);
   if (results.pytorch.skipped) lines.push(`PyTorch CUDA: skipped (${results.pytorch.skipped})`);
   else lines.push(`PyTorch ${results.pytorch.torch}, CUDA ${results.pytorch.cuda}, ${results.pytorch.dtype}, TF32 ${results.pytorch.tf32 ? 'on' : 'off'}, weights ${[...new Set(Object.values(results.pytorch.weights ?? {}))].join(' / ')}`);
   const batchErrors = results.models.flatMap((m) => Object.entries(m.ms_per_forward).flatMap(([name, byBatch]) => Object.entries(byBatch).filter(([, t]) => t.error).map(([b, t]) => `${m.id} ${name} batch ${b}: ${t.error}`)));
@@ -268,6 +293,14 @@ async function main() {
   const measuredAt = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const scratch = mkdtempSync(join(tmpdir(), 'gpu-bench-'));
   try {
+    if (options.imageRuns.length && !options.sampling) {
+      try {
+        options.sampling = await bundleSampling(ROOT, join(scratch, 'app-sampling.mjs'));
+      } catch (e) {
+        console.error(`gpu bench: no whole-image runs (bundling src/sampling failed: ${String(e?.message ?? e).split('\n')[0]}; pass --sampling)`);
+        options.imageRuns = [];
+      }
+    }
     const bundles = options.bundles.flatMap((b) => runBundle(b, options, models, scratch));
     const cuda = runCuda(options, models, scratch);
     const results = assemble({ options, models, adapter, bundles, cuda, webgpuVersion, measuredAt });

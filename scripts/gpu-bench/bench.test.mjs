@@ -1,11 +1,13 @@
 // Behaviour of the real-GPU bench's pieces that need no GPU: `node --test scripts/`.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { assemble, BUNDLES, childResult, formatTable, MODES, parseArgs, runtimeKey, selectModels } from './bench.mjs';
+import { bundleSampling, IMAGE_RUNS, parseImageRuns, timeImageRun } from './image-run.mjs';
 import { BenchError, chooseAdapter, freshBytes, installWriteBufferCopy, isShared } from './webgpu-node.mjs';
 
 test('freshBytes copies the elements a typed-array write names into an ArrayBuffer of its own', () => {
@@ -191,4 +193,53 @@ test('assemble: one runtime per bundle and mode, a dead mode\'s rows and errors 
   assert.match(table, /^failed: a webgpu_jsep_gpu-io batch 2: device lost$/m);
   assert.match(table, /^webgpu_webgpu_gpu-io: pinned$/m);
   assert.match(table, /webgpu_jsep 1\.00e-6, webgpu_jsep_gpu-io 3\.00e-6, webgpu_jsep_capture 1\.00e-6/);
+});
+
+test('parseImageRuns: SAMPLER:STEPS:GUIDE:BATCH items, none, and one clear error for a bad item', () => {
+  assert.deepEqual(parseImageRuns(IMAGE_RUNS).map((r) => r.key), ['heun:18:every:1', 'dpmpp-2m:8:interval:4']);
+  assert.deepEqual(parseImageRuns('none'), []);
+  assert.deepEqual(parseImageRuns('dpmpp-2m:2:interval:3')[0], { key: 'dpmpp-2m:2:interval:3', sampler: 'dpmpp-2m', steps: 2, guide: 'interval', batch: 3 });
+  for (const bad of ['euler:8:every:1', 'heun:0:every:1', 'heun:8:sometimes:1', 'heun:8:every:0', 'heun:8:every', 'heun:8:every:1:2']) {
+    assert.throws(() => parseImageRuns(bad), (e) => e instanceof BenchError && e.message.includes(bad));
+  }
+  assert.deepEqual(parseArgs(['--image-runs', 'none']).imageRuns, []);
+  assert.equal(parseArgs([]).imageRepeats, 5);
+  assert.throws(() => parseArgs(['--image-repeats', '0']), /at least 1/);
+});
+
+test('timeImageRun: the app\'s samplers, bundled, drive a session; forwards, images and the final x checked', async () => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
+  const sampling = await import(await bundleSampling(root, join(mkdtempSync(join(tmpdir(), 'gpu-bench-test-')), 'app-sampling.mjs')));
+  const ort = await import(join(root, 'node_modules/onnxruntime-web/dist/ort.node.min.mjs'));
+  ort.env.wasm.numThreads = 1;
+  const manifest = JSON.parse(readFileSync(join(root, 'public/models/manifest.json'), 'utf8'));
+  const e = manifest.models.find((m) => m.id === 'diffip-fmnist');
+  const bytes = readFileSync(join(root, 'public/models', e.file));
+  const [session, referenceSession] = await Promise.all([0, 1].map(() => ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] })));
+  const model = { id: e.id, channels: e.channels, resolution: e.resolution, numClasses: e.num_classes };
+  // 3 DPM steps evaluate at sigma 80 (above the interval: B images), then twice inside it (2B).
+  const [run] = parseImageRuns('dpmpp-2m:3:interval:2');
+  const t = await timeImageRun({ ort, session, referenceSession, sampling, model, run, edm: e.edm, runs: 2, warmup: 0 });
+  assert.equal(t.runs, 2);
+  assert.equal(t.forwards, 3);
+  assert.equal(t.network_images, 2 + 4 + 4);
+  assert.equal(t.max_abs_diff_vs_wasm, 0); // both sessions are WASM here: the same run, bit for bit
+  assert.ok(t.median_ms > 0);
+  const every = await timeImageRun({ ort, session, referenceSession, sampling, model, run: parseImageRuns('dpmpp-2m:3:every:2')[0], edm: e.edm, runs: 1, warmup: 0 });
+  assert.equal(every.network_images, 12);
+});
+
+test('whole images ride on the bundle\'s first entry, then on each model in the results and the table', () => {
+  const id = { bundle: 'jsep', file: BUNDLES.jsep };
+  const images = { models: { a: { 'heun:18:every:1': { median_ms: 700, q25_ms: 690, q75_ms: 710, runs: 5, forwards: 35, network_images: 70, max_abs_diff_vs_wasm: 2e-6 } } } };
+  const written = { ...id, version: '1.30.0', modes: { plain: { models: {} }, 'gpu-io': { models: {} } }, image_runs: images };
+  const entries = childResult(id, ['plain', 'gpu-io'], true, written, '', 0);
+  assert.deepEqual(entries[0].image_runs, images);
+  assert.equal(entries[1].image_runs, undefined);
+  const options = { batches: [1], runs: 3, warmup: 1, imageRuns: parseImageRuns('heun:18:every:1'), imageRepeats: 5 };
+  const adapter = { vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H200', is_fallback: false };
+  const r = assemble({ options, models: [{ id: 'a' }], adapter, bundles: entries, cuda: { skipped: '--no-cuda' }, webgpuVersion: '0.6.2', measuredAt: 'now' });
+  assert.deepEqual(r.models[0].ms_per_image_run, { webgpu_jsep: images.models.a });
+  assert.deepEqual(r.image_runs.runs, ['heun:18:every:1']);
+  assert.match(formatTable(r), /^a\s+webgpu_jsep\s+heun:18:every:1\s+700\.0 ms per run \[690\.0–710\.0\], 35 forwards, 70 images, max \|webgpu - wasm\| 2\.0e-6$/m);
 });

@@ -21,7 +21,7 @@ echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}"
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"; } | tee "$OUT/nvidia-smi.txt"
 "$T/node/bin/node" scripts/gpu-bench/bench.mjs --model-dir "$T/models" --ort "$T/onnxruntime-web/dist" \
   --webgpu "$T/node_modules/webgpu" --models "$(paste -sd, $CARRY/models.txt)" --python "${PYTHON:-python3}" \
-  --out "$OUT/gpu-results.json" "$@" 2>&1 | tee "$OUT/gpu-bench.log"
+  --out "$OUT/gpu-results.json" --sampling "$T/app-sampling.mjs" "$@" 2>&1 | tee "$OUT/gpu-bench.log"
 status=${PIPESTATUS[0]}
 rm -rf "$T"
 exit "$status"

@@ -6,6 +6,7 @@
 #   node_modules/webgpu/            the npm `webgpu` package (Dawn), linux-x64 binary only
 #   onnxruntime-web/                package.json and the WebGPU bundles with their .wasm, from node_modules
 #   debs/                           the Vulkan loader (Debian's libvulkan1), unpacked on the machine
+#   app-sampling.mjs                the app's samplers (src/sampling), bundled for the whole-image runs
 #   models/                         the ONNX files of the benched models (the tracked ones stay home:
 #                                   training/scripts/slim_tree.py moves them out for the call)
 # and prints the size that will travel. Usage: scripts/gpu-bench/prepare.sh [model ids, default the
@@ -47,6 +48,9 @@ cp $ORT/package.json "$STAGE/onnxruntime-web/"
 for f in ort.bundle.min.mjs ort-wasm-simd-threaded.jsep.{mjs,wasm} ort.webgpu.bundle.min.mjs ort-wasm-simd-threaded.asyncify.{mjs,wasm}; do
   cp "$ORT/dist/$f" "$STAGE/onnxruntime-web/dist/"
 done
+
+# The app's samplers for the whole-image runs (image-run.mjs): the machine has no node_modules.
+node scripts/gpu-bench/image-run.mjs bundle "$PWD" "$STAGE/app-sampling.mjs" || die "bundling src/sampling failed"
 
 echo "libvulkan1 (amd64) from Debian"
 APT=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64-lists)

@@ -19,11 +19,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { quartiles } from '../stats.mjs';
+import { timeImageRun } from './image-run.mjs';
 import { chooseAdapter, installWebGPU } from './webgpu-node.mjs';
 
 const job = JSON.parse(process.argv[2]);
 // job: { bundle, file, modes, ortDir, webgpuDir, allowFallback, runs, warmup, batches,
-//        models: [{ id, path, channels, resolution, numClasses }], out }
+//        models: [{ id, path, channels, resolution, numClasses, edm }], out,
+//        imageRuns: [{ key, sampler, steps, guide, batch }], imageRepeats, sampling (the bundled samplers) }
 
 /** Standard normal noise from a fixed seed (mulberry32 + Box–Muller): the same feeds every run. */
 function normal(n, seed) {
@@ -295,5 +297,39 @@ for (const mode of job.modes) {
     writeFileSync(job.out, JSON.stringify(result));
   }
 }
+if (job.imageRuns?.length) await imageRuns();
 writeFileSync(job.out, JSON.stringify(result));
 process.exit(0); // Dawn's device keeps the event loop alive
+
+/** Whole images per model on a plain WebGPU session (the app's path), each checked against WASM. */
+async function imageRuns() {
+  result.image_runs = { models: {} };
+  try {
+    const sampling = await import(pathToFileURL(job.sampling).href);
+    for (const m of job.models) {
+      const bytes = readFileSync(m.path);
+      const session = await ort.InferenceSession.create(bytes, webgpu);
+      const referenceSession = await ort.InferenceSession.create(bytes, { ...base, executionProviders: ['wasm'] });
+      const rows = (result.image_runs.models[m.id] = {});
+      try {
+        for (const run of job.imageRuns) {
+          try {
+            rows[run.key] = await timeImageRun({ ort, session, referenceSession, sampling, model: m, run, edm: m.edm, runs: job.imageRepeats, warmup: 1 });
+            const t = rows[run.key];
+            say('image', `${m.id}, ${run.key}: median ${t.median_ms.toFixed(1)} ms per run (${t.forwards} forwards, ${t.network_images} images), max |webgpu - wasm| ${t.max_abs_diff_vs_wasm.toExponential(1)}`);
+          } catch (e) {
+            rows[run.key] = { error: message(e) };
+            say('image', `${m.id}, ${run.key}: ${rows[run.key].error}`);
+          }
+          writeFileSync(job.out, JSON.stringify(result));
+        }
+      } finally {
+        await session.release().catch(() => undefined);
+        await referenceSession.release().catch(() => undefined);
+      }
+    }
+  } catch (e) {
+    result.image_runs.error = message(e);
+    say('image', result.image_runs.error);
+  }
+}

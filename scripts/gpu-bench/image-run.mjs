@@ -1,0 +1,114 @@
+// Whole images, as the app makes them: the app's own samplers (src/sampling/, bundled into one ES
+// module by bundleSampling) driving an onnxruntime-web session through CPU tensors, one session.run
+// per model evaluation, guidance as one forward of 2B inside the run's guide. Timed click-free: from
+// the first evaluation to the final x. run-bundle.mjs times these on WebGPU and checks the final x
+// against the same run on the same bundle's WASM backend.
+import { quartiles } from '../stats.mjs';
+import { BenchError } from './webgpu-node.mjs';
+
+/**
+ * The runs timed by default: issue 10's image (18 Heun steps, guidance 2 at every step, one image)
+ * and the app's first-visit run (DPM-Solver++(2M) 8 in the interval guide) at its batch of 4.
+ */
+export const IMAGE_RUNS = 'heun:18:every:1,dpmpp-2m:8:interval:4';
+
+/** `SAMPLER:STEPS:GUIDE:BATCH,...` (or `none`) -> [{ key, sampler, steps, guide, batch }]; a bad one is a BenchError. */
+export function parseImageRuns(text) {
+  if (text === 'none') return [];
+  return text.split(',').map((item) => {
+    const [sampler, steps, guide, batch, extra] = item.split(':');
+    const n = Number(steps);
+    const b = Number(batch);
+    if (extra !== undefined || !['heun', 'dpmpp-2m'].includes(sampler) || !Number.isInteger(n) || n < 1 || !['every', 'interval'].includes(guide) || !Number.isInteger(b) || b < 1) {
+      throw new BenchError(`--image-runs wants SAMPLER:STEPS:GUIDE:BATCH items (heun|dpmpp-2m, steps >= 1, every|interval, batch >= 1) or none, got ${item}`);
+    }
+    return { key: `${sampler}:${n}:${guide}:${b}`, sampler, steps: n, guide, batch: b };
+  });
+}
+
+/** The denoiser the samplers call, over `session` with CPU tensors; counts forwards and images. */
+function sessionDenoiser(ort, session, model, counts) {
+  const chw = [model.channels, model.resolution, model.resolution];
+  return async (x, sigma, labels) => {
+    const n = labels.length;
+    counts.forwards += 1;
+    counts.images += n;
+    const out = await session.run(
+      {
+        x: new ort.Tensor('float32', x, [n, ...chw]),
+        sigma: new ort.Tensor('float32', sigma, [n]),
+        class_label: new ort.Tensor('int64', BigInt64Array.from(labels, BigInt), [n]),
+      },
+      ['denoised'],
+    );
+    return out.denoised.getData ? await out.denoised.getData() : out.denoised.data;
+  };
+}
+
+/** One image run's options: seed 0, class 1 (or none for an unconditional model), guidance 2, EDM's constants. */
+function sampleOptions(model, run, edm) {
+  return {
+    seed: 0,
+    steps: run.steps,
+    shape: [run.batch, model.channels, model.resolution, model.resolution],
+    classLabel: model.numClasses > 0 ? 1 % model.numClasses : null,
+    guidance: 2,
+    numClasses: model.numClasses,
+    edm,
+  };
+}
+
+/**
+ * Times `runs` image runs (after `warmup`) of `run` on `session`: median [IQR] ms per run, forwards
+ * and images through the network per run, and the largest difference of the final x from
+ * `referenceSession`'s run (the same bundle's WASM backend). `sampling` is the bundled module
+ * (SAMPLERS, GUIDES); `edm` the manifest's constants.
+ */
+export async function timeImageRun({ ort, session, referenceSession, sampling, model, run, edm, runs, warmup }) {
+  const opts = { ...sampleOptions(model, run, edm), guidanceInterval: sampling.GUIDES[run.guide].interval };
+  const sample = sampling.SAMPLERS[run.sampler];
+  const reference = await sample(sessionDenoiser(ort, referenceSession, model, { forwards: 0, images: 0 }), opts);
+  const times = [];
+  let last;
+  let counts;
+  for (let i = 0; i < warmup + runs; i++) {
+    counts = { forwards: 0, images: 0 };
+    const t0 = performance.now();
+    last = await sample(sessionDenoiser(ort, session, model, counts), opts);
+    if (i >= warmup) times.push(performance.now() - t0);
+  }
+  let diff = 0;
+  for (let k = 0; k < last.length; k++) diff = Math.max(diff, Math.abs(last[k] - reference[k]));
+  if (!Number.isFinite(diff)) throw new Error('the final x has non-finite values');
+  return { ...quartiles(times), forwards: counts.forwards, network_images: counts.images, max_abs_diff_vs_wasm: diff };
+}
+
+/**
+ * Bundles the app's samplers and guides (src/sampling/samplers.ts, src/sampling/heun.ts, with the
+ * contract they read) into one ES module at `outFile`, with rolldown (a dependency of Vite):
+ * prepare.sh carries it to the GPU machine, which has no node_modules.
+ */
+export async function bundleSampling(root, outFile) {
+  const { build } = await import('rolldown');
+  const entry = '\0app-sampling';
+  await build({
+    input: entry,
+    plugins: [
+      {
+        name: 'app-sampling',
+        resolveId: (id) => (id === entry ? entry : null),
+        load: (id) => (id === entry ? `export { SAMPLERS, evaluationsPerRun } from ${JSON.stringify(`${root}/src/sampling/samplers.ts`)};\nexport { GUIDES } from ${JSON.stringify(`${root}/src/sampling/heun.ts`)};\n` : null),
+      },
+    ],
+    resolve: { alias: { '@': `${root}/src` } },
+    output: { file: outFile, format: 'esm' },
+    logLevel: 'warn',
+  });
+  return outFile;
+}
+
+if (process.argv[1]?.endsWith('image-run.mjs') && process.argv[2] === 'bundle') {
+  // scripts/gpu-bench/prepare.sh: node scripts/gpu-bench/image-run.mjs bundle <root> <out.mjs>
+  await bundleSampling(process.argv[3], process.argv[4]);
+  console.log(`bundled the app's samplers into ${process.argv[4]}`);
+}
