@@ -8,7 +8,8 @@ import { BenchError } from './webgpu-node.mjs';
 
 /**
  * The runs timed by default: issue 10's image (18 Heun steps, guidance 2 at every step, one image)
- * and the app's first-visit run (DPM-Solver++(2M) 8 in the interval guide) at its batch of 4.
+ * and a first visit's sampler and guide (DPM-Solver++(2M) 8 in the interval guide) at its batch of 4,
+ * with class 1 and guidance 2.
  */
 export const IMAGE_RUNS = 'heun:18:every:1,dpmpp-2m:8:interval:4';
 

@@ -1,6 +1,6 @@
 """What storing the weights in float16 costs in samples: two ONNX files of one model (e.g. `diffit.export --weights
-float32` and `--weights float16`), the same noise, the app's default run (DPM-Solver++(2M), its default steps,
-guidance 2 in the `interval` guide), judged as scripts/compare_samplers.py judges samplers.
+float32` and `--weights float16`), the same noise, a first visit's sampler and guide (DPM-Solver++(2M) at its
+default steps, the `interval` guide) with guidance 2, judged as scripts/compare_samplers.py judges samplers.
 
     python scripts/compare_weight_storage.py --dataset fashion-mnist --classifier weights/classifier-fmnist.pt \
         --a /tmp/fp32/diffit-fmnist.onnx --b ../public/models/diffit-fmnist.onnx --json out.json   (from training/)
