@@ -25,7 +25,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { cpus, platform, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleSampling, IMAGE_RUNS, parseImageRuns } from './image-run.mjs';
+import { bundleSampling, IMAGE_RUN_SETTINGS, IMAGE_RUNS, parseImageRuns } from './image-run.mjs';
 import { BenchError, chooseAdapter, installWebGPU } from './webgpu-node.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -219,7 +219,7 @@ export function assemble({ options, models, adapter, bundles, cuda, webgpuVersio
     runs: options.runs,
     warmup: options.warmup,
     outputs: ['denoised'],
-    ...(options.imageRuns?.length ? { image_runs: { runs: options.imageRuns.map((r) => r.key), repeats: options.imageRepeats, warmup: 1, class: 1, guidance: 2, seed: 0 } } : {}),
+    ...(options.imageRuns?.length ? { image_runs: { runs: options.imageRuns.map((r) => r.key), repeats: options.imageRepeats, ...IMAGE_RUN_SETTINGS } } : {}),
     modes: [...new Set(bundles.map((b) => b.mode ?? 'plain'))],
     machine: {
       cpu: cpuName(),
@@ -264,7 +264,8 @@ export function formatTable(results) {
     for (const [mode, { note }] of Object.entries(modes ?? {})) if (note) lines.push(`${runtimeKey(bundle, mode)}: ${note}`);
   }
   const imageRows = results.models.flatMap((m) => Object.entries(m.ms_per_image_run ?? {}).flatMap(([name, runs]) => (runs.error ? [`${m.id.padEnd(15)}${name.padEnd(24)}whole images failed: ${runs.error}`] : Object.entries(runs).map(([key, t]) => `${m.id.padEnd(15)}${name.padEnd(24)}${key.padEnd(26)}${t.error ? `failed: ${t.error}` : `${t.median_ms.toFixed(1)} ms per run [${t.q25_ms.toFixed(1)}–${t.q75_ms.toFixed(1)}], ${t.forwards} forwards, ${t.network_images} images, max |webgpu - wasm| ${t.max_abs_diff_vs_wasm.toExponential(1)}`}`))));
-  if (imageRows.length) lines.push(`Whole images (the app's samplers, CPU tensors; SAMPLER:STEPS:GUIDE:BATCH, class 1, guidance 2; median of ${results.image_runs.repeats} after 1 warm-up):`, ...imageRows);
+  const { class: label, guidance, repeats, warmup } = results.image_runs ?? {};
+  if (imageRows.length) lines.push(`Whole images (the app's samplers, CPU tensors; SAMPLER:STEPS:GUIDE:BATCH, class ${label}, guidance ${guidance}; median of ${repeats} after ${warmup} warm-up):`, ...imageRows);
   if (results.pytorch.skipped) lines.push(`PyTorch CUDA: skipped (${results.pytorch.skipped})`);
   else lines.push(`PyTorch ${results.pytorch.torch}, CUDA ${results.pytorch.cuda}, ${results.pytorch.dtype}, TF32 ${results.pytorch.tf32 ? 'on' : 'off'}, weights ${[...new Set(Object.values(results.pytorch.weights ?? {}))].join(' / ')}`);
   const batchErrors = results.models.flatMap((m) => Object.entries(m.ms_per_forward).flatMap(([name, byBatch]) => Object.entries(byBatch).filter(([, t]) => t.error).map(([b, t]) => `${m.id} ${name} batch ${b}: ${t.error}`)));

@@ -3,8 +3,17 @@
 // per model evaluation, guidance as one forward of 2B inside the run's guide. Timed click-free: from
 // the first evaluation to the final x. run-bundle.mjs times these on WebGPU and checks the final x
 // against the same run on the same bundle's WASM backend.
+import { readFileSync } from 'node:fs';
 import { quartiles } from '../stats.mjs';
 import { BenchError } from './webgpu-node.mjs';
+
+// The sampler and guide names the app offers (the contract both sides read; it travels with the checkout).
+const contract = JSON.parse(readFileSync(new URL('../../contracts/sampling.json', import.meta.url), 'utf8'));
+const SAMPLER_NAMES = Object.keys(contract.samplers);
+const GUIDE_NAMES = Object.keys(contract.guides).filter((name) => !name.startsWith('$'));
+
+/** What every whole image is made with, and the untimed runs before the timed ones; the results file repeats it. */
+export const IMAGE_RUN_SETTINGS = { seed: 0, class: 1, guidance: 2, warmup: 1 };
 
 /**
  * The runs timed by default: issue 10's image (18 Heun steps, guidance 2 at every step, one image)
@@ -20,8 +29,8 @@ export function parseImageRuns(text) {
     const [sampler, steps, guide, batch, extra] = item.split(':');
     const n = Number(steps);
     const b = Number(batch);
-    if (extra !== undefined || !['heun', 'dpmpp-2m'].includes(sampler) || !Number.isInteger(n) || n < 1 || !['every', 'interval'].includes(guide) || !Number.isInteger(b) || b < 1) {
-      throw new BenchError(`--image-runs wants SAMPLER:STEPS:GUIDE:BATCH items (heun|dpmpp-2m, steps >= 1, every|interval, batch >= 1) or none, got ${item}`);
+    if (extra !== undefined || !SAMPLER_NAMES.includes(sampler) || !Number.isInteger(n) || n < 1 || !GUIDE_NAMES.includes(guide) || !Number.isInteger(b) || b < 1) {
+      throw new BenchError(`--image-runs wants SAMPLER:STEPS:GUIDE:BATCH items (${SAMPLER_NAMES.join('|')}, steps >= 1, ${GUIDE_NAMES.join('|')}, batch >= 1) or none, got ${item}`);
     }
     return { key: `${sampler}:${n}:${guide}:${b}`, sampler, steps: n, guide, batch: b };
   });
@@ -46,14 +55,15 @@ function sessionDenoiser(ort, session, model, counts) {
   };
 }
 
-/** One image run's options: seed 0, class 1 (or none for an unconditional model), guidance 2, EDM's constants. */
+/** One image run's options: IMAGE_RUN_SETTINGS (no class for an unconditional model) and EDM's constants. */
 function sampleOptions(model, run, edm) {
+  const { seed, class: label, guidance } = IMAGE_RUN_SETTINGS;
   return {
-    seed: 0,
+    seed,
     steps: run.steps,
     shape: [run.batch, model.channels, model.resolution, model.resolution],
-    classLabel: model.numClasses > 0 ? 1 % model.numClasses : null,
-    guidance: 2,
+    classLabel: model.numClasses > 0 ? label % model.numClasses : null,
+    guidance,
     numClasses: model.numClasses,
     edm,
   };

@@ -19,7 +19,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { quartiles } from '../stats.mjs';
-import { timeImageRun } from './image-run.mjs';
+import { IMAGE_RUN_SETTINGS, timeImageRun } from './image-run.mjs';
 import { chooseAdapter, installWebGPU } from './webgpu-node.mjs';
 
 const job = JSON.parse(process.argv[2]);
@@ -314,7 +314,7 @@ async function imageRuns() {
       try {
         for (const run of job.imageRuns) {
           try {
-            rows[run.key] = await timeImageRun({ ort, session, referenceSession, sampling, model: m, run, edm: m.edm, runs: job.imageRepeats, warmup: 1 });
+            rows[run.key] = await timeImageRun({ ort, session, referenceSession, sampling, model: m, run, edm: m.edm, runs: job.imageRepeats, warmup: IMAGE_RUN_SETTINGS.warmup });
             const t = rows[run.key];
             say('image', `${m.id}, ${run.key}: median ${t.median_ms.toFixed(1)} ms per run (${t.forwards} forwards, ${t.network_images} images), max |webgpu - wasm| ${t.max_abs_diff_vs_wasm.toExponential(1)}`);
           } catch (e) {

@@ -82,10 +82,13 @@ export interface Parity {
   attention: MaxAbsDifference;
   sigmas: number[];
   tolerance: number;
-  float32_graph?: {
-    denoised: MaxAbsDifference;
-    attention: MaxAbsDifference;
-  };
+  float32_graph?: GraphParity;
+}
+
+/** The float32 graph's parity figures, before its weights were rounded to float16 storage. */
+export interface GraphParity {
+  denoised: MaxAbsDifference;
+  attention: MaxAbsDifference;
 }
 
 export type AccuracyPerGuidance = Record<string, Fraction>;
@@ -530,20 +533,23 @@ export const MANIFEST_SCHEMA: JsonSchema = {
           "exclusiveMinimum": 0
         },
         "float32_graph": {
-          "type": "object",
-          "required": [
-            "denoised",
-            "attention"
-          ],
-          "additionalProperties": false,
-          "properties": {
-            "denoised": {
-              "$ref": "#/$defs/MaxAbsDifference"
-            },
-            "attention": {
-              "$ref": "#/$defs/MaxAbsDifference"
-            }
-          }
+          "$ref": "#/$defs/GraphParity"
+        }
+      }
+    },
+    "GraphParity": {
+      "type": "object",
+      "required": [
+        "denoised",
+        "attention"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "denoised": {
+          "$ref": "#/$defs/MaxAbsDifference"
+        },
+        "attention": {
+          "$ref": "#/$defs/MaxAbsDifference"
         }
       }
     },

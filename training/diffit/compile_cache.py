@@ -11,10 +11,11 @@ beside the checkpoint.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
+
+from .outputs import write_atomic
 
 
 def load(path: str | Path) -> str:
@@ -42,7 +43,5 @@ def save(path: str | Path) -> int:
     blob = artifacts[0]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(blob)
-    os.replace(tmp, path)
+    write_atomic(path, blob)
     return len(blob)

@@ -69,6 +69,26 @@ class Counting:
         return self.denoise(x, sigma, labels)
 
 
+class Judge:
+    """What every comparison shares: the class-conditional set (--per-class of each class, noise seed --seed) and
+    its judges, the classifier's accuracy and FD_clf against --fd-reference training images (seed --seed)."""
+
+    def __init__(self, args):
+        self.classifier, state = load_classifier(args.classifier)
+        self.num_classes = state["arch"]["num_classes"]
+        train, _, _ = load_dataset(args.dataset, args.data, "train")
+        reference = train[np.random.default_rng(args.seed).choice(len(train), args.fd_reference, replace=False)]
+        self.real = embed(self.classifier, reference)
+        self.labels = np.repeat(np.arange(self.num_classes), args.per_class)
+        self.noise = normal_tensor(args.seed, (len(self.labels), *train.shape[1:]))
+
+    def score(self, x: np.ndarray) -> dict:
+        """Class accuracy and FD_clf of final images x, rounded to the 8-bit pixels the app shows."""
+        images = quantise(x)
+        return {"accuracy": class_accuracy(self.classifier, images, self.labels)["accuracy"],
+                "fd_clf": frechet_distance_features(embed(self.classifier, images), self.real)}
+
+
 def draw(denoise, sampler: str, steps: int, noise: np.ndarray, labels: np.ndarray, num_classes: int, guidance: float,
          batch: int, interval: tuple[float, float] = EVERY_SIGMA) -> np.ndarray:
     """Final images (N, C, H, W) of one sampler, `batch` images of one label per run."""
@@ -104,30 +124,23 @@ def main(argv=None):
     if args.json is not None and not args.json.parent.is_dir():
         p.exit(2, f"error: --json {args.json}: no folder {args.json.parent}\n")
 
-    classifier, state = load_classifier(args.classifier)
-    num_classes = state["arch"]["num_classes"]
-    train, _, _ = load_dataset(args.dataset, args.data, "train")
-    reference = train[np.random.default_rng(args.seed).choice(len(train), args.fd_reference, replace=False)]
-    real = embed(classifier, reference)
-    labels = np.repeat(np.arange(num_classes), args.per_class)
-    noise = normal_tensor(args.seed, (len(labels), *train.shape[1:]))
+    judge = Judge(args)
+    labels = judge.labels
     denoise = Counting(OnnxDenoiser(args.onnx, args.threads))
 
     rows, ref_pixels = [], None
     for sampler, steps, interval in args.runs:
         denoise.calls, denoise.images, t0 = 0, 0, time.perf_counter()
-        x = draw(denoise, sampler, steps, noise, labels, num_classes, args.guidance, args.batch, interval)
+        x = draw(denoise, sampler, steps, judge.noise, labels, judge.num_classes, args.guidance, args.batch, interval)
         seconds = time.perf_counter() - t0
         pixels = to_uint8(x).astype(np.int16)
         ref_pixels = pixels if ref_pixels is None else ref_pixels
         err = np.abs(pixels - ref_pixels)
-        images = quantise(x)
         row = {"sampler": sampler, "steps": steps, "evaluations_per_image": denoise.calls * args.batch // len(labels),
                "guidance_interval": None if interval == EVERY_SIGMA else list(interval),
                "network_images_per_image": denoise.images / len(labels),  # 2 per guided evaluation, 1 per plain one
                "pixel_error_mean": float(err.mean()), "image_error_p95": float(np.percentile(err.mean(axis=(1, 2, 3)), 95)),
-               "accuracy": class_accuracy(classifier, images, labels)["accuracy"],
-               "fd_clf": frechet_distance_features(embed(classifier, images), real), "seconds": seconds}
+               **judge.score(x), "seconds": seconds}
         rows.append(row)
         name = sampler + ("" if row["guidance_interval"] is None else f"@{interval[0]:g}-{interval[1]:g}")
         print(f"{name:9s} {steps:3d} steps {row['evaluations_per_image']:3d} evals "

@@ -18,15 +18,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from compare_samplers import draw
+from compare_samplers import Judge, draw
 
-from diffit.classifier import embed, load_classifier
 from diffit.contract import GUIDES, SAMPLER_STEPS
-from diffit.data import dataset_names, load_dataset
-from diffit.evaluate import class_accuracy, quantise
+from diffit.data import dataset_names
 from diffit.images import to_uint8
-from diffit.metrics import frechet_distance_features
-from diffit.noise import normal_tensor
 from diffit.runtime import OnnxDenoiser
 
 
@@ -54,24 +50,16 @@ def main(argv=None) -> int:
     if args.per_class % args.batch:
         p.exit(2, f"error: --per-class {args.per_class} must be a multiple of --batch {args.batch}\n")
 
-    classifier, state = load_classifier(args.classifier)
-    num_classes = state["arch"]["num_classes"]
-    train, _, _ = load_dataset(args.dataset, args.data, "train")
-    real = embed(classifier, train[np.random.default_rng(args.seed).choice(len(train), args.fd_reference, replace=False)])
-    labels = np.repeat(np.arange(num_classes), args.per_class)
-    noise = normal_tensor(args.seed, (len(labels), *train.shape[1:]))
+    judge = Judge(args)
+    labels = judge.labels
     steps = SAMPLER_STEPS["dpmpp-2m"]
     files, pixels = {}, {}
     for key, path in (("a", args.a), ("b", args.b)):
         t0 = time.perf_counter()
-        x = draw(OnnxDenoiser(path, args.threads), "dpmpp-2m", steps, noise, labels, num_classes, args.guidance,
-                 args.batch, GUIDES["interval"])
-        images = quantise(x)
+        x = draw(OnnxDenoiser(path, args.threads), "dpmpp-2m", steps, judge.noise, labels, judge.num_classes,
+                 args.guidance, args.batch, GUIDES["interval"])
         pixels[key] = to_uint8(x).astype(np.int16)
-        files[key] = {"onnx": str(path), "bytes": path.stat().st_size,
-                      "accuracy": class_accuracy(classifier, images, labels)["accuracy"],
-                      "fd_clf": frechet_distance_features(embed(classifier, images), real),
-                      "seconds": time.perf_counter() - t0}
+        files[key] = {"onnx": str(path), "bytes": path.stat().st_size, **judge.score(x), "seconds": time.perf_counter() - t0}
     diff = np.abs(pixels["a"] - pixels["b"])
     result = {"setup": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "json"},
               "run": f"dpmpp-2m, {steps} steps, guidance {args.guidance} in (0, {GUIDES['interval'][1]:g}]",
