@@ -37,6 +37,10 @@ def parse_args(argv=None):
                    help="random horizontal flips per batch (auto: on for cifar10, off for fashion-mnist and emoji)")
     p.add_argument("--out", required=True, help="run folder: checkpoint, sample grids, log")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--init-from", metavar="SNAPSHOT", default=None,
+                   help="warm start: network and EMA from an EMA snapshot (ema-*.pt or weights/*-ema.pt) of the same "
+                        "model and data set; a fresh optimiser, whose --lr-warmup counts from here; images seen and "
+                        "wall time carry on from the snapshot's")
     p.add_argument("--images", type=int, default=2_000_000, help="training length in images seen")
     p.add_argument("--batch", type=int, default=128, help="global batch size")
     p.add_argument("--lr", type=float, default=4e-4, help="Adam learning rate")
@@ -160,6 +164,24 @@ def load_resume(ckpt_path: Path, args) -> dict:
     return state
 
 
+def load_init(path: Path, args) -> dict:
+    """The EMA snapshot for --init-from, checked against --model, --dataset and --images."""
+    try:
+        state = load_checkpoint(path)
+    except CheckpointError as error:
+        fail(str(error))
+    if "ema" not in state or "images_seen" not in state:
+        fail(f"--init-from {path} holds no EMA weights with an image count")
+    if state.get("model_name") != args.model:
+        fail(f"--init-from {path} holds model {state.get('model_name')}, not {args.model}")
+    if state.get("dataset", "fashion-mnist") != args.dataset:
+        fail(f"--init-from {path} was trained on {state.get('dataset')}, not {args.dataset}")
+    if state["images_seen"] >= args.images:
+        fail(f"--init-from {path} has seen {state['images_seen']:,} images already; --images {args.images:,} "
+             "must be more")
+    return state
+
+
 def main(argv=None):
     args = parse_args(argv)
     args.data = args.data or str(DATASETS[args.dataset].default_path)
@@ -171,6 +193,8 @@ def main(argv=None):
     problem = unwritable(out)
     if problem:
         fail(problem)
+    if args.init_from and args.resume:
+        fail("--init-from starts a new run; --resume continues one: give one of them")
     if ckpt_path.exists() and not args.resume:
         fail(f"{ckpt_path} already exists; pass --resume to continue it, or choose another --out")
     if args.resume and not ckpt_path.exists():
@@ -182,6 +206,7 @@ def main(argv=None):
     except DataError as error:
         fail(str(error))
     resume = load_resume(ckpt_path, args) if args.resume else None
+    init = load_init(Path(args.init_from), args) if args.init_from else None
     options = RunOptions(
         model=args.model, dataset=args.dataset, data=args.data, out=args.out, images=args.images, batch=args.batch,
         lr=args.lr * args.batch / args.lr_ref_batch if args.lr_ref_batch else args.lr, lr_warmup=args.lr_warmup,
@@ -190,9 +215,9 @@ def main(argv=None):
         checkpoint_every=args.checkpoint_every, grid_every=args.grid_every, grid_steps=args.grid_steps,
         snapshot_every=args.snapshot_every, max_seconds=args.max_seconds, quiet=args.quiet, fused_adam=args.fused_adam,
         compile=args.compile, compile_cache=args.compile_cache, sdpa=args.sdpa, subpixel=args.subpixel,
-        part_bytes=int(args.part_mib * 2**20), optimizer_state=args.optimizer_state,
+        part_bytes=int(args.part_mib * 2**20), optimizer_state=args.optimizer_state, init_from=args.init_from,
         rank=rank, world=world)
-    training_loop(options, data, resume)
+    training_loop(options, data, resume, init)
     if world > 1:
         dist.destroy_process_group()
 

@@ -68,6 +68,7 @@ class RunOptions:
     subpixel: bool = False
     part_bytes: int | None = None  # checkpoint part size (diffit.checkpoint.PART_BYTES by default)
     optimizer_state: str = "fp32"  # or "bf16": smaller, not bit-exact on resume
+    init_from: str | None = None  # a snapshot's path, shown in the checkpoint (diffit.train --init-from)
     rank: int = 0
     world: int = 1
 
@@ -106,7 +107,7 @@ def sample_grid(model, config: DiffiTConfig, path: Path, steps: int, seed: int, 
 class Run:
     """The state that a checkpoint holds: weights, EMA, optimiser, images seen, random streams, data order."""
 
-    def __init__(self, o: RunOptions, data: TrainingData, resume: dict | None):
+    def __init__(self, o: RunOptions, data: TrainingData, resume: dict | None, init: dict | None = None):
         self.o, self.data = o, data
         self.device = torch.device(o.device)
         self.config = MODEL_PRESETS[o.model]
@@ -119,6 +120,16 @@ class Run:
         fused = {"fused": True} if o.fused_adam else {}
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=o.lr, betas=(0.9, 0.99), eps=1e-8, **fused)
         self.images_seen, self.wall_time, self.history = 0, 0.0, []
+        # A warm start (diffit.train --init-from): network and EMA from a snapshot, a fresh optimiser whose
+        # learning-rate warm-up counts from here; images seen and wall time carry on from the snapshot's.
+        self.lr_warmup_from, self.init_from = 0, None
+        if init is not None:
+            self.model.load_state_dict(init["ema"])
+            self.ema.load_state_dict(init["ema"])
+            self.images_seen, self.wall_time = init["images_seen"], init["wall_time_s"]
+            self.lr_warmup_from = self.images_seen
+            self.init_from = {"path": o.init_from, "images_seen": init["images_seen"], "seed": init["seed"],
+                              "hardware": init["hardware"], "wall_time_s": init["wall_time_s"]}
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(o.seed * 1000 + o.rank)
         self.order_rng = np.random.default_rng(o.seed)
@@ -131,6 +142,7 @@ class Run:
             self.generator.set_state(resume["generator"])
             self.order_rng.bit_generator.state = resume["order_rng"]
             self.permutation, self.cursor = resume["permutation"], resume["cursor"]
+            self.lr_warmup_from, self.init_from = resume.get("lr_warmup_from", 0), resume.get("init_from")
         self.resumed_from = self.images_seen  # where this session started
         self.hardware = hardware_name(self.device, o.bf16) + (f" x{o.world}" if o.world > 1 else "")
 
@@ -138,7 +150,8 @@ class Run:
         o = self.o
         return {"model_name": o.model, "config": self.config.to_dict(), "images_seen": self.images_seen,
                 "wall_time_s": self.wall_time, "seed": o.seed, "dataset": o.dataset, "classes": self.data.classes,
-                "hardware": self.hardware, "torch": torch.__version__, "train_images": len(self.data.images)}
+                "hardware": self.hardware, "torch": torch.__version__, "train_images": len(self.data.images),
+                "lr_warmup_from": self.lr_warmup_from, "init_from": self.init_from}
 
     def save(self, out: Path) -> None:
         """The full checkpoint (resumable), in parts."""
@@ -160,9 +173,11 @@ def _next_multiple(value: int, every: int, never: int) -> int:
     return (value // every + 1) * every if every else never
 
 
-def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None) -> dict | None:
-    """Train from `resume` (or from scratch) to `o.images` images or `o.max_seconds`; the summary on rank 0."""
-    run = Run(o, data, resume)
+def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None,
+                  init: dict | None = None) -> dict | None:
+    """Train from `resume`, from a snapshot `init` (a warm start) or from scratch, to `o.images` images or
+    `o.max_seconds`; the summary on rank 0."""
+    run = Run(o, data, resume, init)
     device, model, ema, optimizer, generator = run.device, run.model, run.ema, run.optimizer, run.generator
     is_main, distributed = o.rank == 0, o.world > 1
     out = Path(o.out)
@@ -212,7 +227,7 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None)
         run.cursor += o.batch
         index_t = torch.from_numpy(np.asarray(index)).to(device)
         for group in optimizer.param_groups:
-            group["lr"] = o.lr * min(1.0, (run.images_seen + o.batch) / max(o.lr_warmup, 1))
+            group["lr"] = o.lr * min(1.0, (run.images_seen - run.lr_warmup_from + o.batch) / max(o.lr_warmup, 1))
         batch_images = random_xflip(images[index_t], generator) if o.xflip else images[index_t]  # (b, C, H, W)
         with autocast:
             loss = loss_fn(net, batch_images, labels[index_t], generator)
@@ -279,7 +294,7 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None)
                "images_per_s": session_rate, "train_flops_per_image": flops_per_image,
                **throughput_fields(session_rate, flops_per_image, chip),
                "batch": o.batch, "lr": o.lr, "fused_adam": o.fused_adam, "compile": o.compile, "sdpa": o.sdpa,
-               "subpixel": o.subpixel}
+               "subpixel": o.subpixel, "init_from": run.init_from}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary))
     return summary

@@ -48,7 +48,7 @@ def extract_ema(source: Path, target: Path) -> dict:
     """The EMA-only snapshot of a checkpoint or snapshot (what diffit.export and diffit.evaluate read)."""
     state = load_checkpoint(source)  # a checkpoint's parts are rejoined; a snapshot is one file
     keep = ("model_name", "config", "ema", "images_seen", "wall_time_s", "seed", "dataset", "classes", "hardware",
-            "train_images", "torch")
+            "train_images", "torch", "init_from")
     snapshot = {k: state[k] for k in keep if k in state}
     torch.save(snapshot, target)
     return snapshot

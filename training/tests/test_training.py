@@ -101,6 +101,57 @@ def test_train_cli_checkpoints_resumes_and_protects_good_runs(tmp_path, tiny_fmn
     assert broken.returncode == 2 and "unreadable" in broken.stderr
 
 
+def test_init_from_warm_starts_a_new_run_from_a_snapshot(tmp_path, tiny_fmnist):
+    """--init-from: network and EMA from the snapshot, images and wall time carried on, warm-up counted anew."""
+    common = ["--data", tiny_fmnist, "--batch", 16, "--grid-steps", 1, "--quiet", "--seed", 3]
+    first = run_cli("diffit.train", "--model", "dws-tiny", *common, "--out", tmp_path / "a", "--images", 64,
+                    "--snapshot-every", 64)
+    assert first.returncode == 0, first.stderr
+    snapshot = tmp_path / "a" / "ema-000000064.pt"
+    snap = load_checkpoint(snapshot)
+
+    # Refusals, before anything is written.
+    for args, message in (
+        (["--model", "diffit-tiny", "--images", 96], "holds model dws-tiny, not diffit-tiny"),
+        (["--model", "dws-tiny", "--images", 64], "must be more"),
+        (["--model", "dws-tiny", "--images", 96, "--resume"], "give one of them"),
+    ):
+        refused = run_cli("diffit.train", *args, *common, "--out", tmp_path / "r", "--init-from", snapshot)
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+        assert not (tmp_path / "r").exists()
+    missing = run_cli("diffit.train", "--model", "dws-tiny", *common, "--out", tmp_path / "m", "--images", 96,
+                      "--init-from", tmp_path / "nothing.pt")
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr and not (tmp_path / "m").exists()
+
+    # The Run starts from the snapshot's EMA, with a fresh optimiser and the warm-up counted from 64 images.
+    from diffit.data import load_fashion_mnist
+    from diffit.training_loop import Run, RunOptions, TrainingData
+    images, labels = load_fashion_mnist(tiny_fmnist)
+    options = RunOptions(model="dws-tiny", dataset="fashion-mnist", data=str(tiny_fmnist), out=str(tmp_path / "b"),
+                         images=96, batch=16, lr=1e-3, lr_warmup=64, ema_halflife=1000, ema_rampup=0.05, grad_clip=1,
+                         seed=3, device="cpu", bf16=False, xflip=False, checkpoint_every=1000, grid_every=0,
+                         grid_steps=1, snapshot_every=0, max_seconds=0, quiet=True, init_from=str(snapshot))
+    run = Run(options, TrainingData(images, labels, [str(i) for i in range(10)]), None, snap)
+    for key, value in snap["ema"].items():
+        torch.testing.assert_close(run.model.state_dict()[key], value, rtol=0, atol=0)
+        torch.testing.assert_close(run.ema.state_dict()[key], value, rtol=0, atol=0)
+    assert run.images_seen == 64 and run.lr_warmup_from == 64 and not run.optimizer.state
+
+    warm = run_cli("diffit.train", "--model", "dws-tiny", *common, "--out", tmp_path / "c", "--images", 96,
+                   "--init-from", snapshot)
+    assert warm.returncode == 0, warm.stderr
+    ckpt = load_checkpoint(tmp_path / "c" / "checkpoint.pt")
+    assert ckpt["images_seen"] == 96 and ckpt["lr_warmup_from"] == 64
+    assert ckpt["wall_time_s"] > snap["wall_time_s"]
+    assert ckpt["init_from"] == {"path": str(snapshot), "images_seen": 64, "seed": 3, "hardware": snap["hardware"],
+                                 "wall_time_s": snap["wall_time_s"]}
+    resumed = run_cli("diffit.train", "--model", "dws-tiny", *common, "--out", tmp_path / "c", "--images", 112,
+                      "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    again = load_checkpoint(tmp_path / "c" / "checkpoint.pt")
+    assert again["images_seen"] == 112 and again["lr_warmup_from"] == 64 and again["init_from"] == ckpt["init_from"]
+
+
 def test_training_is_seeded(tmp_path, tiny_fmnist):
     weights = []
     for name in ("a", "b"):
