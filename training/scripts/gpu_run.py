@@ -1,4 +1,4 @@
-"""One GPU run: resume every run from its last split checkpoint (or start it), train for a wall-time budget
+"""One GPU run: resume every run from its last split checkpoint (or start it, warm with --init-dir), train for a wall-time budget
 with the fast path, evaluate briefly, and pack what the next GPU run needs into files a device call brings back.
 
 On the device (see docs/gpu-runs.md for the whole sequence of calls):
@@ -117,10 +117,15 @@ def train(args) -> None:
             fail(f"{path} does not exist")
     start = time.time()
     report = {"dataset": args.dataset, "budget_s": args.budget_s, "target_images": args.target_images, "runs": {}}
-    before = {}
+    before, init = {}, {}
     for m in models:
         try:
             before[m] = images_seen(runs_dir / m / "checkpoint.pt")
+            if args.init_dir and not before[m]:  # no checkpoint yet: a warm start from the shipped EMA weights
+                init[m] = Path(args.init_dir) / f"{m}-ema.pt"
+                if not init[m].exists():
+                    fail(f"--init-dir {args.init_dir} holds no {init[m].name} for {m}, which has no checkpoint")
+                before[m] = int(load_checkpoint(init[m])["images_seen"])
         except CheckpointError as error:
             fail(str(error))
     todo = [m for m in models if not args.target_images or before[m] < args.target_images]
@@ -137,6 +142,7 @@ def train(args) -> None:
                "--lr", str(args.lr), "--max-seconds", str(train_seconds), "--checkpoint-every", str(10**12),
                "--grid-every", "0", "--optimizer-state", args.optimizer_state, "--quiet", "--seed", str(args.seed),
                *(["--resume"] if (run / "checkpoint.pt").exists() else []),
+               *(["--init-from", str(init[m])] if m in init else []),
                *(["--lr-ref-batch", str(args.lr_ref_batch)] if args.lr_ref_batch else []),
                *(["--fast", "--compile-cache", str(run / COMPILE_CACHE)] if fast else []),
                *(["--bf16"] if args.bf16 else []), *args.train_args]
@@ -151,7 +157,8 @@ def train(args) -> None:
         entry = report["runs"].setdefault(m, {"exit_code": None, "skipped": "target reached"})
         run = runs_dir / m
         summary = json.loads((run / "summary.json").read_text()) if m in procs and (run / "summary.json").exists() else {}
-        entry.update({"images_before": before[m], "images_after": images_seen(run / "checkpoint.pt"),
+        entry.update({"images_before": before[m], "init_from": str(init[m]) if m in init else None,
+                      "images_after": images_seen(run / "checkpoint.pt"),
                       "images_per_s": summary.get("images_per_s"), "tflops": summary.get("tflops"),
                       "peak_share": summary.get("peak_share"), "hardware": summary.get("hardware")})
         if args.classifier and entry["images_after"] and args.eval_samples:
@@ -241,6 +248,8 @@ def main(argv=None):
     t.add_argument("--variants", nargs="+", default=["diffit", "dws", "diffip"])
     t.add_argument("--data", required=True, help="the data set's folder or .npz on the device")
     t.add_argument("--runs-dir", required=True, help="one folder per model; resumed where it holds a checkpoint")
+    t.add_argument("--init-dir", default=None,
+                   help="a model without a checkpoint starts warm from DIR/<model>-ema.pt (diffit.train --init-from)")
     t.add_argument("--target-images", type=int, default=0, help="train every model to this many images (0: by time)")
     t.add_argument("--batch", type=int, default=512)
     t.add_argument("--lr", type=float, default=1e-3, help="EDM's CIFAR-10 recipe: 1e-3 at batch 512")

@@ -87,6 +87,31 @@ def test_gpu_run_resumes_trains_and_packs_within_the_limits(tmp_path, tiny_fmnis
     assert names == {p.name for p in checkpoint_files(here / "dws-tiny" / "checkpoint.pt")}
 
 
+def test_gpu_run_starts_a_model_without_checkpoint_warm_from_init_dir(tmp_path, tiny_fmnist):
+    snapshot_run = tmp_path / "shipped-run"
+    trained = subprocess.run([sys.executable, "-m", "diffit.train", "--model", "diffip-tiny", "--data", str(tiny_fmnist),
+                              "--out", str(snapshot_run), "--images", "32", "--batch", "16", "--snapshot-every", "32",
+                              "--grid-steps", "1", "--quiet"], capture_output=True, text=True, cwd=gpu_run.TRAINING)
+    assert trained.returncode == 0, trained.stderr
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (snapshot_run / "ema-000000032.pt").rename(weights / "diffip-tiny-ema.pt")
+    common = ["train", "--dataset", "fashion-mnist", "--suffix", "tiny", "--data", tiny_fmnist, "--budget-s", 120,
+              "--reserve-s", 20, "--batch", 16, "--target-images", 64, "--init-dir", weights,
+              "--train-args", "--grid-steps", "1", "--device", "cpu"]
+    missing = script("gpu_run.py", *common[:1], "--variants", "dws", "diffip", "--runs-dir", tmp_path / "r1",
+                     "--out", tmp_path / "o1", *common[1:])
+    assert missing.returncode == 2 and "holds no dws-tiny-ema.pt for dws-tiny" in missing.stderr
+    assert not (tmp_path / "r1").exists()
+    result = script("gpu_run.py", *common[:1], "--variants", "diffip", "--runs-dir", tmp_path / "r2",
+                    "--out", tmp_path / "o2", *common[1:])
+    assert result.returncode == 0, result.stderr[-3000:]
+    entry = json.loads((tmp_path / "o2" / "gpu-run.json").read_text())["runs"]["diffip-tiny"]
+    assert entry["images_before"] == 32 and entry["images_after"] == 64
+    assert entry["init_from"] == str(weights / "diffip-tiny-ema.pt")
+    assert load_checkpoint(tmp_path / "r2" / "diffip-tiny" / "checkpoint.pt")["init_from"]["images_seen"] == 32
+
+
 def test_gpu_run_refuses_work_whose_checkpoints_cannot_come_back(tmp_path, tiny_fmnist):
     result = script("gpu_run.py", "train", "--dataset", "cifar10", "--data", tiny_fmnist, "--runs-dir", tmp_path,
                     "--budget-s", 60, "--out", tmp_path / "out")
