@@ -87,3 +87,30 @@ def test_compare_samplers_reads_an_interval_per_run():
     for bad in ("dpmpp-2m:8@5-1", "dpmpp-2m:8@x-2", "dpmpp-2m:8@3", "nope:8", "heun:0"):
         with pytest.raises(argparse.ArgumentTypeError):
             parse_run(bad)
+
+
+def test_sample_sheet_draws_every_model_on_the_same_noise(tmp_path, capsys):
+    import sys
+
+    from PIL import Image
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO / "training" / "scripts"))
+    from sample_sheet import main as sample_sheet
+
+    model = REPO / "public" / "models" / "diffip-fmnist.onnx"
+    png = tmp_path / "sheet.png"
+    assert sample_sheet(["--onnx", str(model), str(model), "--num-classes", "10", "--per-class", "2", "--steps", "2",
+                         "--scale", "1", "--threads", "1", "--png", str(png)]) == 0
+    sheet = np.asarray(Image.open(png))
+    panel = 2 * 33 + 1  # two 32-pixel tiles, 1-pixel padding
+    assert sheet.shape == (10 * 33 + 1, 2 * panel + 8)
+    assert (sheet[:, :panel] == sheet[:, panel + 8:]).all() and (sheet[:, panel:panel + 8] == 255).all()
+    assert sheet[:, :panel].std() > 10  # images, not a blank panel
+    for args, message in ((["--onnx", str(tmp_path / "none.onnx")], "is not a file"),
+                          (["--onnx", str(model), "--per-class", "0"], "must be positive")):
+        with pytest.raises(SystemExit) as stop:
+            sample_sheet([*args, "--num-classes", "10", "--png", str(tmp_path / "x.png")])
+        assert stop.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
