@@ -152,33 +152,27 @@ def check_options(args, world: int) -> None:
             fail(f"--fused-adam is not supported on {args.device}: {error}")
 
 
-def load_resume(ckpt_path: Path, args) -> dict:
+def load_run_state(path: Path, args, name: str) -> dict:
+    """A checkpoint or snapshot (`name` is how messages call it), checked against --model and --dataset."""
     try:
-        state = load_checkpoint(ckpt_path)
+        state = load_checkpoint(path)
     except CheckpointError as error:
         fail(str(error))
-    if state["model_name"] != args.model:
-        fail(f"{ckpt_path} holds model {state['model_name']}, not {args.model}")
+    if state.get("model_name") != args.model:
+        fail(f"{name} holds model {state.get('model_name')}, not {args.model}")
     if state.get("dataset", "fashion-mnist") != args.dataset:
-        fail(f"{ckpt_path} was trained on {state.get('dataset')}, not {args.dataset}")
+        fail(f"{name} was trained on {state.get('dataset')}, not {args.dataset}")
     return state
 
 
 def load_init(path: Path, args) -> dict:
     """The EMA snapshot for --init-from, checked against --model, --dataset and --images."""
-    try:
-        state = load_checkpoint(path)
-    except CheckpointError as error:
-        fail(str(error))
+    name = f"--init-from {path}"
+    state = load_run_state(path, args, name)
     if "ema" not in state or "images_seen" not in state:
-        fail(f"--init-from {path} holds no EMA weights with an image count")
-    if state.get("model_name") != args.model:
-        fail(f"--init-from {path} holds model {state.get('model_name')}, not {args.model}")
-    if state.get("dataset", "fashion-mnist") != args.dataset:
-        fail(f"--init-from {path} was trained on {state.get('dataset')}, not {args.dataset}")
+        fail(f"{name} holds no EMA weights with an image count")
     if state["images_seen"] >= args.images:
-        fail(f"--init-from {path} has seen {state['images_seen']:,} images already; --images {args.images:,} "
-             "must be more")
+        fail(f"{name} has seen {state['images_seen']:,} images already; --images {args.images:,} must be more")
     return state
 
 
@@ -205,7 +199,7 @@ def main(argv=None):
         data = TrainingData(*load_data(args))
     except DataError as error:
         fail(str(error))
-    resume = load_resume(ckpt_path, args) if args.resume else None
+    resume = load_run_state(ckpt_path, args, str(ckpt_path)) if args.resume else None
     init = load_init(Path(args.init_from), args) if args.init_from else None
     options = RunOptions(
         model=args.model, dataset=args.dataset, data=args.data, out=args.out, images=args.images, batch=args.batch,

@@ -125,7 +125,7 @@ def train(args) -> None:
                 init[m] = Path(args.init_dir) / f"{m}-ema.pt"
                 if not init[m].exists():
                     fail(f"--init-dir {args.init_dir} holds no {init[m].name} for {m}, which has no checkpoint")
-                before[m] = int(load_checkpoint(init[m])["images_seen"])
+                before[m] = images_seen(init[m])
         except CheckpointError as error:
             fail(str(error))
     todo = [m for m in models if not args.target_images or before[m] < args.target_images]

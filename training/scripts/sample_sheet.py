@@ -63,13 +63,13 @@ def main(argv=None):
     labels = np.repeat(np.arange(args.num_classes), args.per_class)
     panels = []
     for path in args.onnx:
-        denoise = OnnxDenoiser(path, args.threads)
-        try:  # the shape of one image from the model itself: (C, H, W)
-            shape = tuple(denoise.session.get_inputs()[0].shape[1:])
+        try:  # an unreadable file, or one that is not a model of images: onnxruntime's first line names it
+            denoise = OnnxDenoiser(path, args.threads)
+            shape = tuple(denoise.session.get_inputs()[0].shape[1:])  # one image: (C, H, W)
             noise = normal_tensor(args.seed, (len(labels), *shape))
             x = draw(denoise, args.sampler, args.steps, noise, labels, args.num_classes, args.guidance,
                      args.per_class, GUIDES[args.guide])  # (classes * per_class, C, H, W)
-        except Exception as error:  # onnxruntime's errors name the input that does not fit
+        except Exception as error:
             p.exit(2, f"error: {path}: {str(error).splitlines()[0]}\n")
         panels.append(grid_image(x, args.per_class, args.scale))
         print(f"{path}: {len(labels)} samples", flush=True)
