@@ -57,6 +57,9 @@ def parse_args(argv=None):
     p.add_argument("--snapshot-every", type=int, default=0,
                    help="images between small EMA-only snapshots ema-<images>.pt (0: none)")
     p.add_argument("--max-seconds", type=float, default=0, help="stop (with a checkpoint) after this wall time")
+    p.add_argument("--images-file", default=None, metavar="FILE",
+                   help="a file that may name a lower --images while the run trains (read every 20 steps; gpu_run.py "
+                        "writes it so that models sharing a GPU stop at the same number of images)")
     p.add_argument("--max-train-images", type=int, default=0, help="use only the first N training images (0: all)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     fast = p.add_argument_group("fast path (off by default; each agrees with the plain path, tests/test_fast_path.py)")
@@ -210,7 +213,7 @@ def main(argv=None):
         snapshot_every=args.snapshot_every, max_seconds=args.max_seconds, quiet=args.quiet, fused_adam=args.fused_adam,
         compile=args.compile, compile_cache=args.compile_cache, sdpa=args.sdpa, subpixel=args.subpixel,
         part_bytes=int(args.part_mib * 2**20), optimizer_state=args.optimizer_state, init_from=args.init_from,
-        rank=rank, world=world)
+        images_file=args.images_file, rank=rank, world=world)
     training_loop(options, data, resume, init)
     if world > 1:
         dist.destroy_process_group()

@@ -69,6 +69,7 @@ class RunOptions:
     part_bytes: int | None = None  # checkpoint part size (diffit.checkpoint.PART_BYTES by default)
     optimizer_state: str = "fp32"  # or "bf16": smaller, not bit-exact on resume
     init_from: str | None = None  # a snapshot's path, shown in the checkpoint (diffit.train --init-from)
+    images_file: str | None = None  # a lower training length another process may write (diffit.train --images-file)
     rank: int = 0
     world: int = 1
 
@@ -209,6 +210,7 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None,
               f"from {run.images_seen:,} to {o.images:,} images")
     bar = tqdm(total=o.images, initial=run.images_seen, unit="img", unit_scale=True, dynamic_ncols=True,
                disable=o.quiet or not is_main, file=sys.stdout, mininterval=2.0)
+    target = o.images  # lowered by --images-file (gpu_run.py's equal terms)
     never = o.images + 1
     next_ckpt = _next_multiple(run.images_seen, o.checkpoint_every, never)
     next_grid = _next_multiple(run.images_seen, o.grid_every, never)
@@ -219,7 +221,7 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None,
     ema_params = list(ema.parameters())
     model_params = [p.detach() for p in model.parameters()]  # views sharing storage with the trained weights
     model.train()
-    while run.images_seen < o.images:
+    while run.images_seen < target:
         # Each rank takes its own slice of the shared, seeded epoch permutation.
         if run.cursor + o.batch > n:
             run.permutation, run.cursor = run.order_rng.permutation(n), 0
@@ -250,7 +252,7 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None,
             bar.update(o.batch)
             elapsed = time.perf_counter() - window_start
             seen = run.images_seen
-            if elapsed > 5 or seen >= o.images or seen >= next_ckpt or seen >= next_snapshot:
+            if elapsed > 5 or seen >= target or seen >= next_ckpt or seen >= next_snapshot:
                 window_loss = float(window_loss)
                 rate = window_images / elapsed
                 chip_use = throughput_fields(rate, flops_per_image, chip)
@@ -263,16 +265,22 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None,
                     print(json.dumps(run.history[-1]), flush=True)
                 window_loss, window_images, window_start = 0.0, 0, time.perf_counter()
             run.wall_time = resumed_wall_time + time.perf_counter() - run_start
-            if seen >= next_ckpt or seen >= o.images:
+            if seen >= next_ckpt or seen >= target:
                 run.save(out)
                 next_ckpt += o.checkpoint_every
             if seen >= next_snapshot:
                 run.save_snapshot(out)
                 next_snapshot += o.snapshot_every
-            if next_grid <= seen < o.images:
+            if next_grid <= seen < target:
                 sample_grid(ema, run.config, out / f"samples-{seen // 1000:06d}k.png", o.grid_steps, o.seed, device)
                 next_grid += o.grid_every
         run.wall_time = resumed_wall_time + time.perf_counter() - run_start
+        if o.images_file:
+            lowered = _target_from_file(o, run, target, device)
+            if lowered < target and is_main:
+                print(f"{o.model}: training length lowered to {lowered:,} images by --images-file {o.images_file}",
+                      flush=True)
+            target = lowered
         if o.max_seconds and _should_stop(o, run, run_start, device):
             if is_main:
                 print(f"stopping at {run.images_seen:,} images: --max-seconds {o.max_seconds} reached")
@@ -298,6 +306,22 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None,
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary))
     return summary
+
+
+def _target_from_file(o: RunOptions, run: Run, target: int, device: torch.device) -> int:
+    """--images-file, read every 20 steps: the training length it names if lower than `target` (a missing or unreadable
+    file changes nothing). Under DDP every rank reads at the same step and takes the lowest value, or DDP would hang."""
+    if (run.images_seen // o.batch) % 20:
+        return target
+    try:
+        value = int(Path(o.images_file).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        value = target
+    if o.world > 1:
+        flag = torch.tensor(value, device=device, dtype=torch.int64)
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+        value = int(flag.item())
+    return min(target, value)
 
 
 def _should_stop(o: RunOptions, run: Run, run_start: float, device: torch.device) -> bool:

@@ -43,6 +43,8 @@ BACK_FILE_BYTES = 16 * 2**20 - 64 * 1024  # ... of at most 16 MiB each (kept a l
 BACK_TOTAL_BYTES = 64 * 2**20 - 256 * 1024  # ... and 64 MiB together, gpu-run.json included
 TAR_OVERHEAD = 2048  # header and padding per member, rounded up
 SUFFIX = {"fashion-mnist": "fmnist", "cifar10": "cifar10", "emoji": "emoji"}
+IMAGES_FILE = "common-images.txt"  # keep_equal -> diffit.train --images-file
+EQUAL_MARGIN = 0.92  # of the slowest model's projected images, so that it gets there before its --max-seconds
 COMPILE_CACHE = "compile-cache.bin"  # diffit/compile_cache.py: kept with the checkpoint, so the next run compiles from it
 
 
@@ -134,7 +136,11 @@ def train(args) -> None:
         fail(f"--budget-s {args.budget_s} leaves {train_seconds:.0f} s to train after --reserve-s {args.reserve_s}")
     fast = args.fast == "on" or (args.fast == "auto" and torch.cuda.is_available())
     report["fast"] = fast
-    procs = {}
+    procs, log_from = {}, {}
+    # By time (no --target-images), models sharing the chip would end at different numbers of images; instead a
+    # common training length is set from their measured rates (keep_equal), so they end on equal terms.
+    equal = not args.target_images and len(todo) > 1
+    (runs_dir / IMAGES_FILE).unlink(missing_ok=True)
     for m in todo:
         run = runs_dir / m
         cmd = [sys.executable, "-m", "diffit.train", "--model", m, "--dataset", args.dataset, "--data", args.data,
@@ -146,9 +152,14 @@ def train(args) -> None:
                *(["--lr-ref-batch", str(args.lr_ref_batch)] if args.lr_ref_batch else []),
                *(["--fast", "--compile-cache", str(run / COMPILE_CACHE)] if fast else []),
                *(["--bf16"] if args.bf16 else []), *args.train_args]
+        if equal:
+            cmd += ["--images-file", str(runs_dir / IMAGES_FILE)]
         run.mkdir(parents=True, exist_ok=True)
         log = open(run / "train.log", "a")
+        log_from[m] = log.tell()  # this run's lines start here
         procs[m] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=TRAINING), log)
+    if equal:
+        report["equal_terms"] = keep_equal(procs, runs_dir, log_from, start + args.budget_s - args.reserve_s)
     for m, (proc, log) in procs.items():
         report["runs"][m] = {"exit_code": proc.wait()}
         log.close()
@@ -163,6 +174,8 @@ def train(args) -> None:
                       "peak_share": summary.get("peak_share"), "hardware": summary.get("hardware")})
         if args.classifier and entry["images_after"] and args.eval_samples:
             evaluate(args, run, entry)
+    if "equal_terms" in report:  # did every model get there? (one that fell short says the margin was too small)
+        report["equal_terms"]["reached"] = len({report["runs"][m]["images_after"] for m in procs}) == 1
     # The models train at once on one chip: its use is the sum of theirs.
     rates = [e["tflops"] for e in report["runs"].values() if e.get("tflops")]
     shares = [e["peak_share"] for e in report["runs"].values() if e.get("peak_share")]
@@ -179,6 +192,62 @@ def train(args) -> None:
     failed = [m for m, e in report["runs"].items() if e["exit_code"] not in (0, None)]
     if failed:
         fail(f"training failed for {', '.join(failed)}: see their train.log in the packed files")
+
+
+def progress(log: Path, offset: int) -> list[dict]:
+    """The history lines (images, images_per_s, ...) that `diffit.train --quiet` has written to `log` since `offset`."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(offset)
+            lines = f.read().decode(errors="replace").splitlines()
+    except OSError:
+        return []
+    rows = []
+    for line in lines:
+        if line.startswith('{"images"'):
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:  # a line still being written
+                pass
+    return rows
+
+
+def common_target(rows: dict[str, list[dict]], seconds_left: float, margin: float = EQUAL_MARGIN) -> int | None:
+    """The training length every model can reach in time: min over models of images now + rate x time left (x
+    `margin`), and never below the images any model has already seen. A row's own `t_left_s` (the time left when it
+    was written) counts instead of `seconds_left` where present. None until every model has a steady rate: three
+    history lines, since the first window holds compilation."""
+    if not rows or any(len(r) < 3 for r in rows.values()):
+        return None
+    reach = min(r[-1]["images"] + r[-1]["images_per_s"] * max(r[-1].get("t_left_s", seconds_left), 0.0) * margin
+                for r in rows.values())
+    return int(max(reach, max(r[-1]["images"] for r in rows.values())))
+
+
+def keep_equal(procs: dict, runs_dir: Path, log_from: dict[str, int], deadline: float, poll_s: float = 2.0,
+               freeze: float = 0.25) -> dict:
+    """While every model trains, keep writing the common training length (common_target) to IMAGES_FILE, which each
+    diffit.train reads every 20 steps (--images-file). It is final once one model has stopped or when only `freeze`
+    of the training time is left (late estimates are noisy, and the faster models must stop in time). Returns what
+    was set, for gpu-run.json."""
+    path, target, history, seen_at = runs_dir / IMAGES_FILE, None, [], {}
+    freeze_at = deadline - freeze * max(deadline - time.time(), 0.0)
+    while all(proc.poll() is None for proc, _ in procs.values()):
+        now = time.time()
+        rows = {m: progress(runs_dir / m / "train.log", log_from[m]) for m in procs}
+        for m, r in rows.items():  # a line's time is when it was first seen here (at most poll_s late)
+            for row in r:
+                row["t_left_s"] = deadline - seen_at.setdefault((m, row["images"]), now)
+        new = common_target(rows, deadline - now) if now < freeze_at or target is None else target
+        if new is not None and new != target:
+            target = new
+            part = path.with_suffix(".part")
+            part.write_text(f"{target}\n")
+            part.replace(path)  # whole, never half-written
+            history.append({"t_left_s": round(deadline - now, 1), "target": target,
+                            "images_per_s": {m: round(r[-1]["images_per_s"]) for m, r in rows.items()}})
+        time.sleep(poll_s)
+    return {"target": target, "updates": history}
 
 
 def evaluate(args, run: Path, entry: dict) -> None:
@@ -250,7 +319,9 @@ def main(argv=None):
     t.add_argument("--runs-dir", required=True, help="one folder per model; resumed where it holds a checkpoint")
     t.add_argument("--init-dir", default=None,
                    help="a model without a checkpoint starts warm from DIR/<model>-ema.pt (diffit.train --init-from)")
-    t.add_argument("--target-images", type=int, default=0, help="train every model to this many images (0: by time)")
+    t.add_argument("--target-images", type=int, default=0,
+                   help="train every model to this many images (0: by time, all stopping at the same number of images, "
+                        "set from their measured rates)")
     t.add_argument("--batch", type=int, default=512)
     t.add_argument("--lr", type=float, default=1e-3, help="EDM's CIFAR-10 recipe: 1e-3 at batch 512")
     t.add_argument("--lr-ref-batch", type=int, default=0, help="lr = --lr * --batch / this (0: --lr as given)")

@@ -119,6 +119,40 @@ def test_gpu_run_refuses_work_whose_checkpoints_cannot_come_back(tmp_path, tiny_
     assert gpu_run.checkpoint_bytes("diffit-cifar10", "bf16") < 0.8 * gpu_run.checkpoint_bytes("diffit-cifar10", "fp32")
 
 
+def test_common_target_is_what_the_slowest_model_reaches_in_time():
+    def rows(*pairs):  # (images, images/s) per history line
+        return [{"images": i, "images_per_s": r} for i, r in pairs]
+
+    steady = {"diffit": rows((10, 1), (600, 100), (1100, 100)), "dws": rows((10, 1), (900, 200), (1900, 200))}
+    # diffit: 1100 + 100 img/s x 10 s x 0.9 = 2000; dws would reach 3700.
+    assert gpu_run.common_target(steady, 10, margin=0.9) == 2000
+    # Not before every model has a rate past its compiling first window.
+    assert gpu_run.common_target({**steady, "diffip": rows((10, 1), (500, 300))}, 10) is None
+    # Never below what a model has already seen, even at the end of the time.
+    assert gpu_run.common_target(steady, 0) == 1900
+
+
+def test_keep_equal_writes_the_common_length_whole_while_all_train(tmp_path):
+    """keep_equal reads each run's log (from its offset), writes the common length, and returns once one run ends."""
+    runs = {}
+    for m, rate in (("a", 100), ("b", 400)):
+        (tmp_path / m).mkdir()
+        log = tmp_path / m / "train.log"
+        old = json.dumps({"images": 10**9, "images_per_s": 1.0})  # an earlier run's line, before the offset
+        lines = [json.dumps({"images": n, "images_per_s": rate}) for n in (100, 200, 300)]
+        log.write_text(old + "\nsome other line\n" + "\n".join(lines) + '\n{"images": 4')
+        runs[m] = (subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.5)"]), None)
+    offsets = {m: len(json.dumps({"images": 10**9, "images_per_s": 1.0})) + 1 for m in runs}
+    import time
+    deadline = time.time() + 100
+    result = gpu_run.keep_equal(runs, tmp_path, offsets, deadline, poll_s=0.2)
+    target = int((tmp_path / gpu_run.IMAGES_FILE).read_text())
+    # a: 300 + 100 img/s x ~100 s x margin; b would reach far more
+    assert result["target"] == target and 300 + 100 * 98 * gpu_run.EQUAL_MARGIN < target <= 300 + 100 * 100 * gpu_run.EQUAL_MARGIN
+    assert result["updates"][0]["images_per_s"] == {"a": 100, "b": 400}
+    assert not (tmp_path / gpu_run.IMAGES_FILE).with_suffix(".part").exists()
+
+
 def test_pack_back_keeps_priority_and_limits(tmp_path):
     files = []
     for i, size in enumerate([700, 700, 300, 300, 900]):

@@ -152,6 +152,22 @@ def test_init_from_warm_starts_a_new_run_from_a_snapshot(tmp_path, tiny_fmnist):
     assert again["images_seen"] == 112 and again["lr_warmup_from"] == 64 and again["init_from"] == ckpt["init_from"]
 
 
+def test_images_file_lowers_the_training_length_while_it_runs(tmp_path, tiny_fmnist):
+    """--images-file (gpu_run.py's equal terms): read every 20 steps, it stops the run at the first step at or past
+    the length it names; garbage in it changes nothing."""
+    common = ["--model", "dws-tiny", "--data", tiny_fmnist, "--batch", 16, "--grid-steps", 1, "--quiet",
+              "--images", 100_000]
+    lower = tmp_path / "images.txt"
+    lower.write_text("400\n")
+    run = run_cli("diffit.train", *common, "--out", tmp_path / "a", "--images-file", lower)
+    assert run.returncode == 0, run.stderr
+    assert load_checkpoint(tmp_path / "a" / "checkpoint.pt")["images_seen"] == 400  # checked at 320, then ran to 400
+    assert "lowered to 400 images" in run.stdout
+    lower.write_text("not a number")
+    run = run_cli("diffit.train", *common[:-1], 480, "--out", tmp_path / "b", "--images-file", lower)
+    assert run.returncode == 0 and load_checkpoint(tmp_path / "b" / "checkpoint.pt")["images_seen"] == 480
+
+
 def test_training_is_seeded(tmp_path, tiny_fmnist):
     weights = []
     for name in ("a", "b"):
