@@ -58,8 +58,8 @@ def parse_args(argv=None):
                    help="images between small EMA-only snapshots ema-<images>.pt (0: none)")
     p.add_argument("--max-seconds", type=float, default=0, help="stop (with a checkpoint) after this wall time")
     p.add_argument("--images-file", default=None, metavar="FILE",
-                   help="a file that may name a lower --images while the run trains (read every 20 steps; gpu_run.py "
-                        "writes it so that models sharing a GPU stop at the same number of images)")
+                   help="a file that may name the training length, up to --images, while the run trains (read every "
+                        "20 steps; gpu_run.py writes it so that models sharing a GPU stop at the same number of images)")
     p.add_argument("--max-train-images", type=int, default=0, help="use only the first N training images (0: all)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     fast = p.add_argument_group("fast path (off by default; each agrees with the plain path, tests/test_fast_path.py)")

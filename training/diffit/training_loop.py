@@ -210,7 +210,7 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None,
               f"from {run.images_seen:,} to {o.images:,} images")
     bar = tqdm(total=o.images, initial=run.images_seen, unit="img", unit_scale=True, dynamic_ncols=True,
                disable=o.quiet or not is_main, file=sys.stdout, mininterval=2.0)
-    target = o.images  # lowered by --images-file (gpu_run.py's equal terms)
+    target = o.images  # or what --images-file names, up to o.images (gpu_run.py's equal terms)
     never = o.images + 1
     next_ckpt = _next_multiple(run.images_seen, o.checkpoint_every, never)
     next_grid = _next_multiple(run.images_seen, o.grid_every, never)
@@ -276,11 +276,11 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None,
                 next_grid += o.grid_every
         run.wall_time = resumed_wall_time + time.perf_counter() - run_start
         if o.images_file:
-            lowered = _target_from_file(o, run, target, device)
-            if lowered < target and is_main:
-                print(f"{o.model}: training length lowered to {lowered:,} images by --images-file {o.images_file}",
+            named = _target_from_file(o, run, target, device)
+            if named != target and is_main:
+                print(f"{o.model}: training length set to {named:,} images by --images-file {o.images_file}",
                       flush=True)
-            target = lowered
+            target = named
         if o.max_seconds and _should_stop(o, run, run_start, device):
             if is_main:
                 print(f"stopping at {run.images_seen:,} images: --max-seconds {o.max_seconds} reached")
@@ -309,8 +309,8 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None,
 
 
 def _target_from_file(o: RunOptions, run: Run, target: int, device: torch.device) -> int:
-    """--images-file, read every 20 steps: the training length it names if lower than `target` (a missing or unreadable
-    file changes nothing). Under DDP every rank reads at the same step and takes the lowest value, or DDP would hang."""
+    """--images-file, read every 20 steps: the training length it names, up to --images (a missing or unreadable
+    file keeps `target`). Under DDP every rank reads at the same step and takes the lowest value, or DDP would hang."""
     if (run.images_seen // o.batch) % 20:
         return target
     try:
@@ -321,7 +321,7 @@ def _target_from_file(o: RunOptions, run: Run, target: int, device: torch.device
         flag = torch.tensor(value, device=device, dtype=torch.int64)
         dist.all_reduce(flag, op=dist.ReduceOp.MIN)
         value = int(flag.item())
-    return min(target, value)
+    return min(o.images, value)
 
 
 def _should_stop(o: RunOptions, run: Run, run_start: float, device: torch.device) -> bool:

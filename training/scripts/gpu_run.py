@@ -225,12 +225,12 @@ def common_target(rows: dict[str, list[dict]], seconds_left: float, margin: floa
 
 
 def keep_equal(procs: dict, runs_dir: Path, log_from: dict[str, int], deadline: float, poll_s: float = 2.0,
-               freeze: float = 0.25) -> dict:
+               freeze: float = 0.25, horizon_s: float = 15.0) -> dict:
     """While every model trains, keep writing the common training length (common_target) to IMAGES_FILE, which each
-    diffit.train reads every 20 steps (--images-file). It is final once one model has stopped or when only `freeze`
-    of the training time is left (late estimates are noisy, and the faster models must stop in time). Returns what
-    was set, for gpu-run.json."""
-    path, target, history, seen_at = runs_dir / IMAGES_FILE, None, [], {}
+    diffit.train reads every 20 steps (--images-file). The length is final once a model is within `horizon_s` of it
+    (it may be stopping: a later change would reach the others but not it), once one has stopped, or when only
+    `freeze` of the training time is left (late estimates are noisy). Returns what was set, for gpu-run.json."""
+    path, target, history, seen_at, final = runs_dir / IMAGES_FILE, None, [], {}, None
     freeze_at = deadline - freeze * max(deadline - time.time(), 0.0)
     while all(proc.poll() is None for proc, _ in procs.values()):
         now = time.time()
@@ -238,7 +238,11 @@ def keep_equal(procs: dict, runs_dir: Path, log_from: dict[str, int], deadline: 
         for m, r in rows.items():  # a line's time is when it was first seen here (at most poll_s late)
             for row in r:
                 row["t_left_s"] = deadline - seen_at.setdefault((m, row["images"]), now)
-        new = common_target(rows, deadline - now) if now < freeze_at or target is None else target
+        if target is not None and final is None:
+            near = [m for m, r in rows.items() if r and r[-1]["images"] + r[-1]["images_per_s"] * horizon_s >= target]
+            if near or now >= freeze_at:
+                final = f"{near[0]} within {horizon_s:g} s of it" if near else f"the last {freeze:.0%} of the time"
+        new = common_target(rows, deadline - now) if final is None else target
         if new is not None and new != target:
             target = new
             part = path.with_suffix(".part")
@@ -247,7 +251,7 @@ def keep_equal(procs: dict, runs_dir: Path, log_from: dict[str, int], deadline: 
             history.append({"t_left_s": round(deadline - now, 1), "target": target,
                             "images_per_s": {m: round(r[-1]["images_per_s"]) for m, r in rows.items()}})
         time.sleep(poll_s)
-    return {"target": target, "updates": history}
+    return {"target": target, "final_because": final or "a model stopped", "updates": history}
 
 
 def evaluate(args, run: Path, entry: dict) -> None:

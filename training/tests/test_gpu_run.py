@@ -151,6 +151,15 @@ def test_keep_equal_writes_the_common_length_whole_while_all_train(tmp_path):
     assert result["target"] == target and 300 + 100 * 98 * gpu_run.EQUAL_MARGIN < target <= 300 + 100 * 100 * gpu_run.EQUAL_MARGIN
     assert result["updates"][0]["images_per_s"] == {"a": 100, "b": 400}
     assert not (tmp_path / gpu_run.IMAGES_FILE).with_suffix(".part").exists()
+    assert result["final_because"] == "a model stopped"
+
+    # A model at (or within the horizon of) the length fixes it: it may be stopping, and must not be left behind.
+    (tmp_path / "b" / "train.log").write_text("\n".join(json.dumps({"images": n, "images_per_s": 400})
+                                                        for n in (1000, 1500, 2000)) + "\n")
+    runs = {m: (subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.5)"]), None) for m in ("a", "b")}
+    result = gpu_run.keep_equal(runs, tmp_path, {"a": offsets["a"], "b": 0}, time.time() + 10, poll_s=0.2)
+    assert result["target"] == 2000 and result["final_because"] == "b within 15 s of it"
+    assert len(result["updates"]) == 1
 
 
 def test_pack_back_keeps_priority_and_limits(tmp_path):

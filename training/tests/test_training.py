@@ -3,6 +3,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -162,7 +163,18 @@ def test_images_file_lowers_the_training_length_while_it_runs(tmp_path, tiny_fmn
     run = run_cli("diffit.train", *common, "--out", tmp_path / "a", "--images-file", lower)
     assert run.returncode == 0, run.stderr
     assert load_checkpoint(tmp_path / "a" / "checkpoint.pt")["images_seen"] == 400  # checked at 320, then ran to 400
-    assert "lowered to 400 images" in run.stdout
+    assert "set to 400 images" in run.stdout
+    # It may also raise the length, up to --images, and a file that names nothing keeps it.
+    from diffit.training_loop import RunOptions, _target_from_file
+    options = RunOptions(model="dws-tiny", dataset="fashion-mnist", data="", out="", images=1000, batch=16, lr=1e-3,
+                         lr_warmup=0, ema_halflife=1, ema_rampup=0.05, grad_clip=1, seed=0, device="cpu", bf16=False,
+                         xflip=False, checkpoint_every=1, grid_every=0, grid_steps=1, snapshot_every=0, max_seconds=0,
+                         quiet=True, images_file=str(lower))
+    at = SimpleNamespace(images_seen=320)  # a step where the file is read (every 20 steps of 16)
+    for text, expected in (("700", 700), ("5000", 1000), ("", 400), ("x", 400)):
+        lower.write_text(text)
+        assert _target_from_file(options, at, 400, torch.device("cpu")) == expected
+    assert _target_from_file(options, SimpleNamespace(images_seen=336), 400, torch.device("cpu")) == 400  # not read
     lower.write_text("not a number")
     run = run_cli("diffit.train", *common[:-1], 480, "--out", tmp_path / "b", "--images-file", lower)
     assert run.returncode == 0 and load_checkpoint(tmp_path / "b" / "checkpoint.pt")["images_seen"] == 480
