@@ -12,10 +12,17 @@ mkdir -p "$OUT"
 [ -f $CARRY/gpu-bench.tar.xz ] || { echo "device: no $CARRY/gpu-bench.tar.xz: run scripts/gpu-bench/prepare.sh and carry $CARRY" >&2; exit 2; }
 T=$(mktemp -d /tmp/gpu-bench.XXXXXX)
 tar xJf $CARRY/gpu-bench.tar.xz -C "$T" || exit 2
-# The loader in a folder of its own (unpacking into / can break the image).
-for deb in "$T"/debs/*.deb; do dpkg -x "$deb" "$T/root"; done
-export LD_LIBRARY_PATH="$T/root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 ICD=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ -f $ICD ]; then
+  # On the NVIDIA machine, the device README's way: the loader and glvnd's libraries into /, then ldconfig
+  # (NVIDIA's Vulkan driver, libGLX_nvidia.so.0, loads libGLdispatch from the system's library path).
+  for deb in "$T"/debs/*.deb; do dpkg -x "$deb" /; done
+  ldconfig
+else
+  # Elsewhere (the CPU smoke test) in a folder of its own, leaving the system alone.
+  for deb in "$T"/debs/*.deb; do dpkg -x "$deb" "$T/root"; done
+  export LD_LIBRARY_PATH="$T/root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f $ICD ]; then export VK_DRIVER_FILES=$ICD; fi
 echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}"
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"; } | tee "$OUT/nvidia-smi.txt"

@@ -5,7 +5,7 @@
 #   node/bin/node                   this machine's Node (20+, linux x64), stripped
 #   node_modules/webgpu/            the npm `webgpu` package (Dawn), linux-x64 binary only
 #   onnxruntime-web/                package.json and the WebGPU bundles with their .wasm, from node_modules
-#   debs/                           the Vulkan loader (Debian's libvulkan1), unpacked on the machine
+#   debs/                           the Vulkan loader (Debian's libvulkan1) and glvnd's libraries, unpacked there
 #   app-sampling.mjs                the app's samplers (src/sampling), bundled for the whole-image runs
 #   models/                         the ONNX files of the benched models (the tracked ones stay home:
 #                                   training/scripts/slim_tree.py moves them out for the call)
@@ -52,12 +52,16 @@ done
 # The app's samplers for the whole-image runs (image-run.mjs): the machine has no node_modules.
 node scripts/gpu-bench/image-run.mjs bundle "$PWD" "$STAGE/app-sampling.mjs" || die "bundling src/sampling failed"
 
-echo "libvulkan1 (amd64) from Debian"
+# The Vulkan loader, and glvnd's libraries, which NVIDIA's Vulkan driver (libGLX_nvidia.so.0) needs to load:
+# without them the H200 said "Could not get 'vkCreateInstance' via 'vk_icdGetInstanceProcAddr' for ICD
+# libGLX_nvidia.so.0" and Dawn found no adapter (2026-11-27); with them (the device README's list) it ran.
+DEBS=(libvulkan1 libglvnd0 libglx0 libegl1 libopengl0 libgl1 libgles2)
+echo "${DEBS[*]} (amd64) from Debian"
 APT=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64-lists)
 mkdir -p /tmp/amd64-lists/partial
 apt-get "${APT[@]}" update -qq >/dev/null
-(cd "$STAGE/debs" && apt-get "${APT[@]}" download -qq libvulkan1 2>/dev/null)
-ls "$STAGE"/debs/libvulkan1_*.deb >/dev/null || die "apt-get download libvulkan1 failed"
+(cd "$STAGE/debs" && apt-get "${APT[@]}" download -qq "${DEBS[@]}" 2>/dev/null)
+for deb in "${DEBS[@]}"; do ls "$STAGE"/debs/"${deb}"_*.deb >/dev/null || die "apt-get download $deb failed"; done
 
 for id in "${MODELS[@]}"; do
   file=$(node -e "const m=require('./public/models/manifest.json').models.find(e=>e.id===process.argv[1]); if(!m) process.exit(1); console.log(m.file)" "$id") \
