@@ -68,6 +68,11 @@ def parse_args(argv=None):
     fast.add_argument("--sdpa", action="store_true",
                       help="attention by scaled_dot_product_attention with the position bias as a mask (training only)")
     fast.add_argument("--fast", action="store_true", help="all three above")
+    fast.add_argument("--compile-mode", choices=["default", "reduce-overhead", "max-autotune-no-cudagraphs"],
+                      default="default",
+                      help="torch.compile's mode: reduce-overhead replays the compiled steps as CUDA graphs (launch "
+                           "overhead, which sets this small model's pace on a GPU); a candidate until train_speed.py "
+                           "measures a gain")
     fast.add_argument("--compile-cache", default=None, metavar="FILE",
                       help="with --compile: load torch.compile's artifacts from FILE if it exists, and write them there after "
                            "the first step and at the end (diffit/compile_cache.py; a fresh machine then compiles from cache)")
@@ -141,6 +146,8 @@ def check_options(args, world: int) -> None:
         fail(f"--part-mib {args.part_mib} is too small (at least 0.25)")
     if args.lr_ref_batch < 0:
         fail("--lr-ref-batch must be 0 or positive")
+    if args.compile_mode != "default" and not args.compile:
+        fail("--compile-mode needs --compile (or --fast)")
     if args.compile_cache:
         if not args.compile:
             fail("--compile-cache needs --compile (or --fast)")
@@ -211,7 +218,7 @@ def main(argv=None):
         device=args.device, bf16=args.bf16, xflip=DATASETS[args.dataset].train_xflip if args.xflip == "auto" else args.xflip == "on",
         checkpoint_every=args.checkpoint_every, grid_every=args.grid_every, grid_steps=args.grid_steps,
         snapshot_every=args.snapshot_every, max_seconds=args.max_seconds, quiet=args.quiet, fused_adam=args.fused_adam,
-        compile=args.compile, compile_cache=args.compile_cache, sdpa=args.sdpa, subpixel=args.subpixel,
+        compile=args.compile, compile_mode=args.compile_mode, compile_cache=args.compile_cache, sdpa=args.sdpa, subpixel=args.subpixel,
         part_bytes=int(args.part_mib * 2**20), optimizer_state=args.optimizer_state, init_from=args.init_from,
         images_file=args.images_file, rank=rank, world=world)
     training_loop(options, data, resume, init)

@@ -63,6 +63,7 @@ class RunOptions:
     quiet: bool
     fused_adam: bool = False
     compile: bool = False
+    compile_mode: str = "default"  # torch.compile's mode; "reduce-overhead" replays CUDA graphs (diffit.train --compile-mode)
     compile_cache: str | None = None  # diffit.compile_cache: loaded before torch.compile, written after the first step
     sdpa: bool = False
     subpixel: bool = False
@@ -189,7 +190,9 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None,
         if is_main:
             print(f"{o.model}: {message}", flush=True)
     if o.compile:
-        net = torch.compile(net)
+        net = torch.compile(net, mode=o.compile_mode)
+    # Under CUDA graphs a replay overwrites the previous step's outputs: each step says where it begins.
+    graph_steps = o.compile and o.compile_mode == "reduce-overhead" and device.type == "cuda"
     images = torch.from_numpy(data.images).to(device)
     labels = torch.from_numpy(data.labels).to(device)
     loss_fn = EDMLoss(EDM, run.config.label_dropout, run.config.num_classes)
@@ -203,7 +206,8 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None,
         peak = peak_bf16_tflops(chip)
         print(f"{o.model}: {flops_per_image / 1e9:.2f} GFLOP per training image (3x the forward's); dense bf16 peak of "
               f"{chip}: {f'{peak:g} TFLOP/s' if peak else 'not listed'}")
-        fast = [name for name, on in (("fused Adam", o.fused_adam), ("torch.compile", o.compile), ("SDPA", o.sdpa),
+        compiled = "torch.compile" + (f" ({o.compile_mode})" if o.compile_mode != "default" else "")
+        fast = [name for name, on in (("fused Adam", o.fused_adam), (compiled, o.compile), ("SDPA", o.sdpa),
                                              ("sub-pixel upsampling", o.subpixel)) if on]
         print(f"{o.model}: {params:,} parameters, {n:,} training images, device {hardware_name(device, o.bf16)}, "
               f"world {o.world}, global batch {o.batch}, lr {o.lr:g}, fast path: {', '.join(fast) or 'off'}, "
@@ -231,6 +235,8 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None,
         for group in optimizer.param_groups:
             group["lr"] = o.lr * min(1.0, (run.images_seen - run.lr_warmup_from + o.batch) / max(o.lr_warmup, 1))
         batch_images = random_xflip(images[index_t], generator) if o.xflip else images[index_t]  # (b, C, H, W)
+        if graph_steps:
+            torch.compiler.cudagraph_mark_step_begin()
         with autocast:
             loss = loss_fn(net, batch_images, labels[index_t], generator)
         optimizer.zero_grad(set_to_none=True)
@@ -301,7 +307,7 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None,
                "final_loss": history[-1]["loss"] if history else None,
                "images_per_s": session_rate, "train_flops_per_image": flops_per_image,
                **throughput_fields(session_rate, flops_per_image, chip),
-               "batch": o.batch, "lr": o.lr, "fused_adam": o.fused_adam, "compile": o.compile, "sdpa": o.sdpa,
+               "batch": o.batch, "lr": o.lr, "fused_adam": o.fused_adam, "compile": o.compile, "compile_mode": o.compile_mode, "sdpa": o.sdpa,
                "subpixel": o.subpixel, "init_from": run.init_from}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary))

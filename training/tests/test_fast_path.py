@@ -1,6 +1,8 @@
 """The fast training path (SDPA attention, fused Adam, torch.compile) agrees with the plain path on CPU."""
 
 import dataclasses
+import subprocess
+import sys
 
 import torch
 from test_checkpoint import options, tiny_data
@@ -10,6 +12,8 @@ from diffit.diffusion import EDMLoss
 from diffit.models import build_model
 from diffit.models.token_mixers import TMSA, use_fused_attention
 from diffit.training_loop import training_loop
+
+from conftest import REPO
 
 
 def forward_and_grads(model, x, sigma, labels):
@@ -76,3 +80,24 @@ def test_fast_training_matches_plain_training(tmp_path, tiny_fmnist):
         torch.testing.assert_close(fast["model"][key], value, rtol=0, atol=0.01 * movement, msg=key)
     assert fast["args"]["fused_adam"] and fast["args"]["sdpa"] and not plain["args"]["sdpa"]
     assert fast["args"]["subpixel"] and not plain["args"]["subpixel"]
+
+
+def test_compile_mode_reaches_torch_compile(tmp_path, tiny_fmnist, monkeypatch):
+    """--compile-mode (reduce-overhead: CUDA graphs on a GPU) is what torch.compile gets, and the summary names it; without
+    --compile it is refused before anything is written."""
+    modes = []
+
+    def fake_compile(module, mode="default", **kwargs):  # records the mode; the step runs eagerly
+        modes.append(mode)
+        return module
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    o = dataclasses.replace(options(tmp_path / "run", model="dws-tiny", images=32, checkpoint_every=16), compile=True,
+                            compile_mode="reduce-overhead")
+    summary = training_loop(o, tiny_data(tiny_fmnist))
+    assert modes == ["reduce-overhead"] and summary["compile_mode"] == "reduce-overhead"
+    refused = subprocess.run([sys.executable, "-m", "diffit.train", "--model", "dws-tiny", "--data", str(tiny_fmnist),
+                              "--out", str(tmp_path / "r"), "--compile-mode", "reduce-overhead"],
+                             capture_output=True, text=True, cwd=REPO / "training")
+    assert refused.returncode == 2 and "--compile-mode needs --compile" in refused.stderr
+    assert not (tmp_path / "r").exists()
