@@ -18,10 +18,15 @@ test('WebGPU batch of one matches python -m diffit.sample', async ({ studio }, t
   expect(state.backend).toBe('webgpu');
   await expect(studio.page.getByTestId('backend')).toHaveAttribute('data-backend', 'webgpu');
   await expect(studio.notices).toHaveCount(0);
+  // Graph capture (src/inference/graph-capture.ts): the warm-up at batch 1 recorded the graph and checked a replay
+  // against the plain forward, so every forward of the run is a replay.
+  expect(state.captureNote).toBeNull();
+  expect(state.replayed).toBeGreaterThan(0);
+  await expect(studio.page.getByTestId('graph-replays')).toHaveText(`${state.replayed} graph replays`);
 
   const reference = pythonSample(args, testInfo.outputPath('reference.json'));
   const diff = pixelDiff(await studio.canvasPixels(reference.shape[1]), reference.pixels);
-  const timing = `ms/forward ${state.msPerForward?.toFixed(1)}, pixel diff max ${diff.max} mean ${diff.mean.toFixed(4)}`;
+  const timing = `ms/forward ${state.msPerForward?.toFixed(1)} (${state.replayed} graph replays), pixel diff max ${diff.max} mean ${diff.mean.toFixed(4)}`;
   testInfo.annotations.push({ type: 'webgpu', description: timing });
   console.log(`[webgpu] ${timing}`);
   // Not all zeros (ORT returns zeros instead of failing on some missing GPU features).

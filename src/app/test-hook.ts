@@ -24,6 +24,9 @@ export interface DiffitTestState {
   steps: number;
   msPerStep: number | null;
   msPerForward: number | null;
+  /** Forwards of the last run that were WebGPU graph replays, and why capture is off if it is. */
+  replayed: number | null;
+  captureNote: string | null;
   elapsedMs: number;
   /** The last finished run: shape [B, C, H, W] and uint8 pixels row-major. */
   result: { shape: number[]; pixels: number[] } | null;
@@ -123,6 +126,8 @@ export function installTestHooks(): void {
         steps: s.steps,
         msPerStep: s.msPerStep,
         msPerForward: s.msPerForward,
+        replayed: s.replayed,
+        captureNote: s.captureNote,
         elapsedMs: s.elapsedMs,
         result: s.result ? { shape: [...s.result.shape], pixels: Array.from(s.result.pixels) } : null,
       };

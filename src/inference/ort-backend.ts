@@ -5,10 +5,13 @@
  * adapter (for `auto`, a hardware one), else WASM. Each backend loads its own ORT bundle with a
  * dynamic import, because the bundle decides the WASM speed: the plain `onnxruntime-web/wasm`
  * bundle runs our models about twice as fast as the WASM path of the WebGPU bundle, and several
- * times faster than the default JSEP bundle. Sessions run through one queue, so two runs never
+ * times faster than the default JSEP bundle. WebGPU uses that JSEP bundle, with graph capture
+ * (`graph-capture.ts`): on an H200 in Node it replayed diffit-fmnist in 4.4-7.5 ms per forward
+ * against 25-31 ms plain (docs/gpu-bench.md). Sessions run through one queue, so two runs never
  * overlap on a session.
  */
 import type * as Ort from 'onnxruntime-web';
+import { CapturedGraph, MAX_CAPTURED, maxAbsDiff, REPLAY_TOLERANCE } from './graph-capture';
 import type { Backend, BackendInfo, BackendRequest } from './protocol';
 
 type OrtModule = typeof Ort;
@@ -28,7 +31,9 @@ const bundles: Partial<Record<Backend, Promise<OrtModule>>> = {};
 
 function loadBundle(backend: Backend): Promise<OrtModule> {
   bundles[backend] ??= (async () => {
-    const ort: OrtModule = backend === 'webgpu' ? await import('onnxruntime-web/webgpu') : await import('onnxruntime-web/wasm');
+    // WebGPU: the JSEP bundle, whose graph capture replays correctly as is (the C++ WebGPU EP of
+    // `onnxruntime-web/webgpu` 1.30 releases the bound buffers after each run: docs/gpu-bench.md).
+    const ort: OrtModule = backend === 'webgpu' ? await import('onnxruntime-web') : await import('onnxruntime-web/wasm');
     // No wasmPaths: the bundle locates its .wasm via import.meta.url, which Vite emits as an asset.
     ort.env.wasm.numThreads = wasmThreads();
     ort.env.wasm.proxy = false; // we already are in a worker
@@ -73,17 +78,30 @@ export async function selectBackend(request: BackendRequest): Promise<BackendInf
   return { backend: 'webgpu', notice: null, threads };
 }
 
-/** A model session on one backend; `run` calls are queued. */
+/**
+ * A model session on one backend; `run` calls are queued. On WebGPU, each batch size gets a
+ * graph-captured session (`graph-capture.ts`) the first time it runs: that forward runs plainly
+ * and gives every output's dims, the captured session records and replays it once, and the replay
+ * must match the plain output (REPLAY_TOLERANCE) before later forwards of that size are replays.
+ * A refusal or a mismatch turns capture off for the model, which says why (`captureNote`).
+ */
 export class OnnxModel {
   private tail: Promise<unknown> = Promise.resolve();
   private forwardMs = 0;
   private forwards = 0;
+  private replayed = 0;
+  private readonly captured = new Map<number, CapturedGraph>(); // by batch, least recently used first
+  /** Why graph capture is off for this model, or null while it is on (WebGPU only). */
+  captureNote: string | null;
 
   private constructor(
     private readonly ort: OrtModule,
     private readonly session: Ort.InferenceSession,
     readonly backend: Backend,
-  ) {}
+    private readonly bytes: Uint8Array,
+  ) {
+    this.captureNote = backend === 'webgpu' ? null : 'graph capture is a WebGPU feature';
+  }
 
   /** Creates a session from the model bytes. */
   static async create(bytes: Uint8Array, backend: Backend): Promise<OnnxModel> {
@@ -97,7 +115,7 @@ export class OnnxModel {
       if (!session.inputNames.includes(name)) throw new Error(`The model has no input "${name}" (inputs: ${session.inputNames.join(', ')}).`);
     }
     if (!session.outputNames.includes('denoised')) throw new Error(`The model has no output "denoised" (outputs: ${session.outputNames.join(', ')}).`);
-    return new OnnxModel(ort, session, backend);
+    return new OnnxModel(ort, session, backend, bytes);
   }
 
   /**
@@ -129,22 +147,52 @@ export class OnnxModel {
     return job;
   }
 
-  /** Mean wall time of one forward so far (ms), and how many there were. */
-  stats(): { msPerForward: number; forwards: number } {
-    return { msPerForward: this.forwards ? this.forwardMs / this.forwards : 0, forwards: this.forwards };
+  /** Mean wall time of one forward so far (ms), how many there were, and how many were graph replays. */
+  stats(): { msPerForward: number; forwards: number; replayed: number } {
+    return { msPerForward: this.forwards ? this.forwardMs / this.forwards : 0, forwards: this.forwards, replayed: this.replayed };
   }
 
   resetStats(): void {
     this.forwardMs = 0;
     this.forwards = 0;
+    this.replayed = 0;
   }
 
   async release(): Promise<void> {
     await this.tail;
+    for (const graph of this.captured.values()) await graph.release();
+    this.captured.clear();
     await this.session.release();
   }
 
   private async forward(x: Float32Array, sigma: Float32Array, labels: Int32Array, chw: readonly [number, number, number], extra: readonly string[]): Promise<{ denoised: Float32Array; outputs: Map<string, Float32Array> }> {
+    const n = sigma.length;
+    for (const name of extra) {
+      if (!this.session.outputNames.includes(name)) throw new Error(`The model has no output "${name}" (outputs: ${this.session.outputNames.join(', ')}).`);
+    }
+    const t0 = performance.now();
+    const graph = this.captured.get(n);
+    let result: { denoised: Float32Array; outputs: Map<string, Float32Array> };
+    if (graph) {
+      this.captured.delete(n); // most recently used last
+      this.captured.set(n, graph);
+      result = await graph.run(x, sigma, labels, extra);
+      this.replayed += 1;
+    } else {
+      // The first forward of this batch size fetches every output when capture may follow: their dims size its buffers.
+      const names = this.captureNote === null ? this.session.outputNames : ['denoised', ...extra];
+      const plain = await this.plainForward(x, sigma, labels, chw, names);
+      result = { denoised: plain.data.get('denoised')!, outputs: new Map(extra.map((name) => [name, plain.data.get(name)!])) };
+      if (this.captureNote === null) await this.capture(n, x, sigma, labels, chw, plain.dims, result.denoised);
+    }
+    this.forwardMs += performance.now() - t0;
+    this.forwards += 1;
+    if (result.denoised.length !== x.length) throw new Error(`The model returned ${result.denoised.length} values for an input of ${x.length}.`);
+    return result;
+  }
+
+  /** One forward of the plain session: the named outputs as our own arrays (free to transfer), and their dims. */
+  private async plainForward(x: Float32Array, sigma: Float32Array, labels: Int32Array, chw: readonly [number, number, number], names: readonly string[]): Promise<{ data: Map<string, Float32Array>; dims: Map<string, readonly number[]> }> {
     const n = sigma.length;
     const { Tensor } = this.ort;
     const feeds = {
@@ -152,23 +200,41 @@ export class OnnxModel {
       sigma: new Tensor('float32', sigma, [n]),
       class_label: new Tensor('int64', BigInt64Array.from(labels, (v) => BigInt(v)), [n]),
     };
-    for (const name of extra) {
-      if (!this.session.outputNames.includes(name)) throw new Error(`The model has no output "${name}" (outputs: ${this.session.outputNames.join(', ')}).`);
-    }
-    const t0 = performance.now();
-    const out = await this.session.run(feeds, ['denoised', ...extra]);
-    const denoised = out.denoised;
-    const data = (await denoised.getData()) as Float32Array;
-    const outputs = new Map<string, Float32Array>();
-    for (const name of extra) {
-      outputs.set(name, (await out[name].getData()) as Float32Array); // read once in the worker, never transferred
+    const out = await this.session.run(feeds, [...names]);
+    const data = new Map<string, Float32Array>();
+    const dims = new Map<string, readonly number[]>();
+    for (const name of names) {
+      data.set(name, new Float32Array((await out[name].getData()) as Float32Array)); // read once in the worker
+      dims.set(name, out[name].dims);
       out[name].dispose();
     }
-    this.forwardMs += performance.now() - t0;
-    this.forwards += 1;
-    const copy = new Float32Array(data); // our own buffer, free to transfer
-    denoised.dispose();
-    if (copy.length !== x.length) throw new Error(`The model returned ${copy.length} values for an input of ${x.length}.`);
-    return { denoised: copy, outputs };
+    return { data, dims };
+  }
+
+  /**
+   * Makes the captured session for batch n: records and replays the forward just run plainly, and
+   * keeps the session only if the replay reproduces `reference`. Otherwise capture goes off.
+   */
+  private async capture(n: number, x: Float32Array, sigma: Float32Array, labels: Int32Array, chw: readonly [number, number, number], dims: ReadonlyMap<string, readonly number[]>, reference: Float32Array): Promise<void> {
+    let graph: CapturedGraph | null = null;
+    try {
+      graph = await CapturedGraph.create(this.ort, this.bytes, n, chw, dims);
+      await graph.run(x, sigma, labels, []); // records the commands
+      const replay = await graph.run(x, sigma, labels, []);
+      const diff = maxAbsDiff(replay.denoised, reference);
+      if (!(diff <= REPLAY_TOLERANCE)) throw new Error(`a replay differed from the plain forward by ${diff.toExponential(1)}`);
+    } catch (e) {
+      this.captureNote = `graph capture is off: ${(e as Error).message}`;
+      await graph?.release().catch(() => undefined);
+      for (const kept of this.captured.values()) await kept.release().catch(() => undefined);
+      this.captured.clear();
+      return;
+    }
+    this.captured.set(n, graph);
+    if (this.captured.size > MAX_CAPTURED) {
+      const [oldest, old] = this.captured.entries().next().value as [number, CapturedGraph];
+      this.captured.delete(oldest);
+      await old.release();
+    }
   }
 }

@@ -113,6 +113,10 @@ export type WorkerEvent =
       msPerStep: number;
       msPerForward: number;
       forwards: number;
+      /** Forwards that were WebGPU graph replays (`graph-capture.ts`). */
+      replayed: number;
+      /** Why WebGPU graph capture is off for this model (null while on, or on WASM). */
+      captureNote: string | null;
       backend: Backend;
     }
   | { type: 'error'; id: number; message: string; stage: 'load' | 'generate'; cancelled: boolean };

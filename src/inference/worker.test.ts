@@ -8,6 +8,7 @@ vi.mock('./ort-backend', () => {
   class FakeModel {
     backend = 'wasm' as const;
     forwards = 0;
+    captureNote = 'graph capture is a WebGPU feature';
     static async create() {
       return new FakeModel();
     }
@@ -16,7 +17,7 @@ vi.mock('./ort-backend', () => {
       this.forwards = 0;
     }
     stats() {
-      return { msPerForward: 1, forwards: this.forwards };
+      return { msPerForward: 1, forwards: this.forwards, replayed: 0 };
     }
     async release() {}
     async run(x: Float32Array, sigma: Float32Array) {

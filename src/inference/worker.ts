@@ -245,8 +245,9 @@ async function generate(request: Extract<WorkerRequest, { type: 'generate' }>): 
   );
   if (allZero) throw new Error(`The ${info.backend} backend returned only zeros; it cannot run this model correctly.`);
   const elapsedMs = performance.now() - t0;
-  const { msPerForward, forwards } = model.stats();
-  post({ type: 'result', id, shape, x, elapsedMs, msPerStep: elapsedMs / params.steps, msPerForward, forwards, backend: info.backend }, [x.buffer]);
+  const { msPerForward, forwards, replayed } = model.stats();
+  const captureNote = info.backend === 'webgpu' ? model.captureNote : null;
+  post({ type: 'result', id, shape, x, elapsedMs, msPerStep: elapsedMs / params.steps, msPerForward, forwards, replayed, captureNote, backend: info.backend }, [x.buffer]);
 }
 
 function fail(id: number, stage: 'load' | 'generate', e: unknown): void {

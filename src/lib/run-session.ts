@@ -69,6 +69,9 @@ export interface RunState {
   elapsedMs: number;
   msPerStep: number | null;
   msPerForward: number | null;
+  /** Of the last run's forwards, how many were WebGPU graph replays, and why capture is off if it is. */
+  replayed: number | null;
+  captureNote: string | null;
   result: RunResult | null;
   trajectory: TrajectoryInfo | null;
   /** Set when the last run was cancelled; cleared by the next run. */
@@ -90,6 +93,8 @@ export const IDLE_RUN: RunState = {
   elapsedMs: 0,
   msPerStep: null,
   msPerForward: null,
+  replayed: null,
+  captureNote: null,
   result: null,
   trajectory: null,
   interrupted: null,
@@ -160,7 +165,7 @@ export class RunSession {
     const load = this.current.load.key !== key || this.current.load.state === 'error' ? { ...IDLE_LOAD, state: 'loading' as const, key, totalBytes: spec.bytes } : this.current.load;
     this.spec = spec;
     this.params = params;
-    this.update({ load, status: 'running', error: null, step: 0, steps: params.steps, startedAt: performance.now(), elapsedMs: 0, msPerStep: null, msPerForward: null, result: null, interrupted: null });
+    this.update({ load, status: 'running', error: null, step: 0, steps: params.steps, startedAt: performance.now(), elapsedMs: 0, msPerStep: null, msPerForward: null, replayed: null, captureNote: null, result: null, interrupted: null });
     const done = new Promise<RunStatus>((resolve) => (this.settle = resolve));
     this.runId = this.worker().generate(spec, backend, params);
     return done;
@@ -245,7 +250,7 @@ export class RunSession {
         const timings = { step: this.current.steps, steps: this.current.steps, elapsedMs: event.elapsedMs, msPerStep: event.msPerStep, msPerForward: event.msPerForward };
         if (this.shown && this.current.trajectory) this.finished = { trajectory: this.shown, info: this.current.trajectory, result, timings };
         this.runId = 0;
-        this.update({ ...timings, status: 'done', backend: event.backend, startedAt: null, result });
+        this.update({ ...timings, status: 'done', backend: event.backend, startedAt: null, result, replayed: event.replayed, captureNote: event.captureNote });
         this.settle?.('done');
         return;
       }

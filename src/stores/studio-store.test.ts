@@ -127,7 +127,7 @@ describe('studio store', () => {
     useStudioStore.getState().setPreview('denoised');
     expect(Array.from(useStudioStore.getState().frames[0].rgba.slice(0, 4))).toEqual([128, 128, 128, 255]);
 
-    fake.emit({ type: 'result', id: run.id, shape, x, elapsedMs: 50, msPerStep: 10, msPerForward: 5, forwards: 9, backend: 'wasm' });
+    fake.emit({ type: 'result', id: run.id, shape, x, elapsedMs: 50, msPerStep: 10, msPerForward: 5, forwards: 9, replayed: 0, captureNote: null, backend: 'wasm' });
     s = useStudioStore.getState();
     expect(s.status).toBe('done');
     expect(Array.from(s.result!.pixels)).toEqual([0, 128, 255, 255, 255, 255, 255, 255]);
@@ -158,7 +158,7 @@ describe('studio store', () => {
       for (let i = 0; i < steps; i++) {
         fake.emit({ type: 'step', id, step: i, steps: 5, shape, x: new Float32Array(4).fill(x), denoised: new Float32Array(4).fill(x), sigma: 1, attention: null, elapsedMs: 10, msPerStep: 10, msPerForward: 5 });
       }
-      if (finish) fake.emit({ type: 'result', id, shape, x: new Float32Array(4).fill(x), elapsedMs: 50, msPerStep: 10, msPerForward: 5, forwards: 9, backend: 'wasm' });
+      if (finish) fake.emit({ type: 'result', id, shape, x: new Float32Array(4).fill(x), elapsedMs: 50, msPerStep: 10, msPerForward: 5, forwards: 9, replayed: 0, captureNote: null, backend: 'wasm' });
       return id;
     };
     play(1, 5, true);

@@ -52,7 +52,7 @@ function step(fake: FakeClient, i: number, value: number): void {
 
 function finish(fake: FakeClient, msPerStep: number): void {
   const id = fake.runs.at(-1)!.id;
-  fake.emit({ type: 'result', id, shape, x: new Float32Array(4).fill(1), elapsedMs: 2 * msPerStep, msPerStep, msPerForward: msPerStep / 3, forwards: 3, backend: 'wasm' });
+  fake.emit({ type: 'result', id, shape, x: new Float32Array(4).fill(1), elapsedMs: 2 * msPerStep, msPerStep, msPerForward: msPerStep / 3, forwards: 3, replayed: 0, captureNote: null, backend: 'wasm' });
 }
 
 beforeEach(() => {

@@ -23,6 +23,9 @@ export function RunProgress() {
   const elapsedMs = useStudioStore((s) => s.elapsedMs);
   const msPerStep = useStudioStore((s) => s.msPerStep);
   const msPerForward = useStudioStore((s) => s.msPerForward);
+  const replayed = useStudioStore((s) => s.replayed);
+  const captureNote = useStudioStore((s) => s.captureNote);
+  const backend = useStudioStore((s) => s.backend);
   const loadPhase = useStudioStore((s) => (s.load.state === 'loading' ? s.load.phase : null));
   const now = useNow(status === 'running');
   const section = useRef<HTMLElement>(null);
@@ -61,6 +64,11 @@ export function RunProgress() {
         <span>
           <span data-testid="ms-per-forward">{ms(msPerForward)}</span> / forward
         </span>
+        {status === 'done' && backend === 'webgpu' && replayed !== null && (
+          <span data-testid="graph-replays" title={captureNote ?? 'WebGPU graph capture: a forward of a batch size seen before replays its recorded GPU commands'}>
+            {captureNote ? 'no graph capture' : `${replayed} graph replays`}
+          </span>
+        )}
       </div>
     </section>
   );

@@ -1,0 +1,150 @@
+/**
+ * WebGPU graph capture for one model: onnxruntime-web's `enableGraphCapture`, one session per batch
+ * size (a captured graph has fixed shapes), whose inputs and outputs live in GPU buffers bound once.
+ * The first run records the GPU commands; later runs write new inputs into the same buffers and
+ * replay them, without the per-kernel round trips that set a plain WebGPU forward's pace.
+ *
+ * Measured with the same bundle in Node on an H200 (docs/gpu-bench.md, 2026-11-27, one run):
+ * diffit-fmnist 25.4 / 30.9 / 31.0 ms per forward plain at batch 1 / 2 / 8, and 7.45 / 6.79 / 4.43 ms
+ * replayed. Only `ort-backend.ts` uses this module; it passes the ORT module in.
+ */
+import type * as Ort from 'onnxruntime-web';
+
+type OrtModule = typeof Ort;
+
+/** The few WebGPU calls used here (the project carries no @webgpu/types). */
+interface GpuBuffer {
+  destroy(): void;
+  mapAsync(mode: number): Promise<void>;
+  getMappedRange(): ArrayBuffer;
+  unmap(): void;
+}
+interface GpuDevice {
+  createBuffer(descriptor: { size: number; usage: number }): GpuBuffer;
+  createCommandEncoder(): { copyBufferToBuffer(from: GpuBuffer, fromOffset: number, to: GpuBuffer, toOffset: number, size: number): void; finish(): unknown };
+  queue: { writeBuffer(buffer: GpuBuffer, offset: number, data: ArrayBufferView): void; submit(commands: unknown[]): void };
+}
+
+// GPUBufferUsage and GPUMapMode flags (WebGPU spec), as numbers so that this module loads anywhere.
+const MAP_READ = 0x1;
+const COPY_SRC = 0x4;
+const COPY_DST = 0x8;
+const STORAGE = 0x80;
+const MODE_READ = 0x1;
+
+/** Captured sessions kept per model (each holds its own copy of the weights on the GPU). */
+export const MAX_CAPTURED = 4;
+/** A replay must reproduce the plain WebGPU forward on the same input this closely (same kernels). */
+export const REPLAY_TOLERANCE = 1e-4;
+
+function storage(device: GpuDevice, bytes: number): GpuBuffer {
+  return device.createBuffer({ size: Math.ceil(bytes / 16) * 16, usage: STORAGE | COPY_SRC | COPY_DST });
+}
+
+/** The largest |a - b|; Infinity for arrays of different lengths or a NaN on either side. */
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Infinity;
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (Number.isNaN(d)) return Infinity;
+    if (d > worst) worst = d;
+  }
+  return worst;
+}
+
+interface Output {
+  name: string;
+  buffer: GpuBuffer;
+  staging: GpuBuffer;
+  bytes: number;
+  tensor: Ort.Tensor;
+}
+
+/** One captured session for batch `n`: every output bound to a GPU buffer of its own. */
+export class CapturedGraph {
+  private constructor(
+    private readonly session: Ort.InferenceSession,
+    private readonly device: GpuDevice,
+    private readonly inputs: { x: GpuBuffer; sigma: GpuBuffer; labels: GpuBuffer },
+    private readonly feeds: Record<string, Ort.Tensor>,
+    private readonly outputs: Map<string, Output>,
+    readonly batch: number,
+  ) {}
+
+  /**
+   * A session for batch `n` with graph capture, its buffers made from `dims` (every output's dims at
+   * batch n, from a plain run). Refused by ORT (no capture support, an op off the GPU) -> throws.
+   */
+  static async create(ort: OrtModule, bytes: Uint8Array, n: number, chw: readonly [number, number, number], dims: ReadonlyMap<string, readonly number[]>): Promise<CapturedGraph> {
+    const session = await ort.InferenceSession.create(bytes, {
+      executionProviders: ['webgpu'],
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+      enableGraphCapture: true,
+      freeDimensionOverrides: { batch: n },
+      preferredOutputLocation: 'gpu-buffer',
+    });
+    try {
+      const device = (await ort.env.webgpu.device) as unknown as GpuDevice;
+      const size = n * chw[0] * chw[1] * chw[2];
+      const inputs = { x: storage(device, size * 4), sigma: storage(device, n * 4), labels: storage(device, n * 8) };
+      const feeds = {
+        x: ort.Tensor.fromGpuBuffer(inputs.x as never, { dataType: 'float32', dims: [n, ...chw] }),
+        sigma: ort.Tensor.fromGpuBuffer(inputs.sigma as never, { dataType: 'float32', dims: [n] }),
+        class_label: ort.Tensor.fromGpuBuffer(inputs.labels as never, { dataType: 'int64', dims: [n] }),
+      };
+      const outputs = new Map<string, Output>();
+      for (const name of session.outputNames) {
+        const shape = dims.get(name);
+        if (!shape) throw new Error(`no dims for output ${name}`);
+        const count = shape.reduce((a, b) => a * b, 1);
+        const buffer = storage(device, count * 4);
+        const staging = device.createBuffer({ size: Math.ceil((count * 4) / 16) * 16, usage: MAP_READ | COPY_DST });
+        const tensor = ort.Tensor.fromGpuBuffer(buffer as never, { dataType: 'float32', dims: [...shape] });
+        outputs.set(name, { name, buffer, staging, bytes: count * 4, tensor });
+      }
+      return new CapturedGraph(session, device, inputs, feeds, outputs, n);
+    } catch (e) {
+      await session.release();
+      throw e;
+    }
+  }
+
+  /** One forward: write the inputs, record (first run) or replay, read back `denoised` and `extra`. */
+  async run(x: Float32Array, sigma: Float32Array, labels: Int32Array, extra: readonly string[]): Promise<{ denoised: Float32Array; outputs: Map<string, Float32Array> }> {
+    const { queue } = this.device;
+    queue.writeBuffer(this.inputs.x, 0, x);
+    queue.writeBuffer(this.inputs.sigma, 0, sigma);
+    queue.writeBuffer(this.inputs.labels, 0, BigInt64Array.from(labels, (v) => BigInt(v)));
+    const fetches: Record<string, Ort.Tensor> = {};
+    for (const [name, output] of this.outputs) fetches[name] = output.tensor;
+    await this.session.run(this.feeds, fetches);
+    const denoised = await this.read('denoised');
+    const outputs = new Map<string, Float32Array>();
+    for (const name of extra) outputs.set(name, await this.read(name));
+    return { denoised, outputs };
+  }
+
+  /** Copies one output to the CPU through its staging buffer (ordered after the run's commands). */
+  private async read(name: string): Promise<Float32Array> {
+    const output = this.outputs.get(name);
+    if (!output) throw new Error(`The model has no output "${name}".`);
+    const encoder = this.device.createCommandEncoder();
+    encoder.copyBufferToBuffer(output.buffer, 0, output.staging, 0, Math.ceil(output.bytes / 16) * 16);
+    this.device.queue.submit([encoder.finish()]);
+    await output.staging.mapAsync(MODE_READ);
+    const data = new Float32Array(output.staging.getMappedRange().slice(0, output.bytes));
+    output.staging.unmap();
+    return data;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+    for (const b of Object.values(this.inputs)) b.destroy();
+    for (const o of this.outputs.values()) {
+      o.buffer.destroy();
+      o.staging.destroy();
+    }
+  }
+}
