@@ -1,7 +1,7 @@
 """A sample sheet: one row per class, --per-class samples each, for one or more exported models side by side.
 
-    python scripts/sample_sheet.py --onnx /tmp/old/diffit-cifar10.onnx ../public/models/diffit-cifar10.onnx \\
-        --num-classes 10 --guidance 4 --png ../docs/cifar10-before-after.png            (run from training/)
+    python scripts/sample_sheet.py --onnx /tmp/old/stage1.onnx /tmp/old/stage2.onnx ../public/models/diffit-cifar10.onnx \\
+        --num-classes 10 --guidance 3 --png ../docs/cifar10-stages.png            (run from training/)
 
 Every panel draws the same noise (seed --seed, the counter-based generator the app shares) with the app's
 first-visit sampler: DPM-Solver++(2M), --steps 8, guidance only where the contract's interval guide applies
