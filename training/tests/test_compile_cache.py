@@ -60,7 +60,7 @@ def test_training_loads_before_compiling_and_writes_after_the_first_step_and_at_
     """The wiring of training_loop, with the graph compiled by aot_eager (no C++ build) and the cache calls recorded."""
     calls = []
     compile_eager = torch.compile
-    monkeypatch.setattr(torch, "compile", lambda net: calls.append("compile") or compile_eager(net, backend="aot_eager"))
+    monkeypatch.setattr(torch, "compile", lambda net, mode="default": calls.append("compile") or compile_eager(net, backend="aot_eager"))
     monkeypatch.setattr(compile_cache, "load", lambda path: calls.append(("load", path)) or "loaded")
     monkeypatch.setattr(compile_cache, "save", lambda path: calls.append(("save", path)) or 1)
     cache = tmp_path / "cache.bin"
