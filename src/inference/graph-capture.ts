@@ -37,8 +37,11 @@ export const MAX_CAPTURED = 4;
 /** A replay must reproduce the plain WebGPU forward on the same input this closely (same kernels). */
 export const REPLAY_TOLERANCE = 1e-4;
 
+/** Buffer sizes rounded up to 16 bytes: no shader reads past a buffer's end. */
+const padded = (bytes: number) => Math.ceil(bytes / 16) * 16;
+
 function storage(device: GpuDevice, bytes: number): GpuBuffer {
-  return device.createBuffer({ size: Math.ceil(bytes / 16) * 16, usage: STORAGE | COPY_SRC | COPY_DST });
+  return device.createBuffer({ size: padded(bytes), usage: STORAGE | COPY_SRC | COPY_DST });
 }
 
 /** The largest |a - b|; Infinity for arrays of different lengths or a NaN on either side. */
@@ -70,6 +73,7 @@ export class CapturedGraph {
     private readonly feeds: Record<string, Ort.Tensor>,
     private readonly outputs: Map<string, Output>,
     readonly batch: number,
+    private readonly fetches: Record<string, Ort.Tensor> = Object.fromEntries([...outputs].map(([name, o]) => [name, o.tensor])),
   ) {}
 
   /**
@@ -100,7 +104,7 @@ export class CapturedGraph {
         if (!shape) throw new Error(`no dims for output ${name}`);
         const count = shape.reduce((a, b) => a * b, 1);
         const buffer = storage(device, count * 4);
-        const staging = device.createBuffer({ size: Math.ceil((count * 4) / 16) * 16, usage: MAP_READ | COPY_DST });
+        const staging = device.createBuffer({ size: padded(count * 4), usage: MAP_READ | COPY_DST });
         const tensor = ort.Tensor.fromGpuBuffer(buffer as never, { dataType: 'float32', dims: [...shape] });
         outputs.set(name, { name, buffer, staging, bytes: count * 4, tensor });
       }
@@ -117,9 +121,7 @@ export class CapturedGraph {
     queue.writeBuffer(this.inputs.x, 0, x);
     queue.writeBuffer(this.inputs.sigma, 0, sigma);
     queue.writeBuffer(this.inputs.labels, 0, BigInt64Array.from(labels, (v) => BigInt(v)));
-    const fetches: Record<string, Ort.Tensor> = {};
-    for (const [name, output] of this.outputs) fetches[name] = output.tensor;
-    await this.session.run(this.feeds, fetches);
+    await this.session.run(this.feeds, this.fetches);
     const denoised = await this.read('denoised');
     const outputs = new Map<string, Float32Array>();
     for (const name of extra) outputs.set(name, await this.read(name));
@@ -131,7 +133,7 @@ export class CapturedGraph {
     const output = this.outputs.get(name);
     if (!output) throw new Error(`The model has no output "${name}".`);
     const encoder = this.device.createCommandEncoder();
-    encoder.copyBufferToBuffer(output.buffer, 0, output.staging, 0, Math.ceil(output.bytes / 16) * 16);
+    encoder.copyBufferToBuffer(output.buffer, 0, output.staging, 0, padded(output.bytes));
     this.device.queue.submit([encoder.finish()]);
     await output.staging.mapAsync(MODE_READ);
     const data = new Float32Array(output.staging.getMappedRange().slice(0, output.bytes));

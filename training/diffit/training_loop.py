@@ -70,7 +70,7 @@ class RunOptions:
     part_bytes: int | None = None  # checkpoint part size (diffit.checkpoint.PART_BYTES by default)
     optimizer_state: str = "fp32"  # or "bf16": smaller, not bit-exact on resume
     init_from: str | None = None  # a snapshot's path, shown in the checkpoint (diffit.train --init-from)
-    images_file: str | None = None  # a lower training length another process may write (diffit.train --images-file)
+    images_file: str | None = None  # a training length (up to images) another process may write (diffit.train --images-file)
     rank: int = 0
     world: int = 1
 
@@ -171,6 +171,12 @@ class Run:
                         part_bytes=None)
 
 
+def marks_graph_steps(compile: bool, compile_mode: str, device: torch.device) -> bool:
+    """Whether each step must call torch.compiler.cudagraph_mark_step_begin(): under CUDA graphs (torch.compile's
+    reduce-overhead mode on a GPU) a replay overwrites the previous step's outputs."""
+    return compile and compile_mode == "reduce-overhead" and device.type == "cuda"
+
+
 def _next_multiple(value: int, every: int, never: int) -> int:
     return (value // every + 1) * every if every else never
 
@@ -191,8 +197,7 @@ def training_loop(o: RunOptions, data: TrainingData, resume: dict | None = None,
             print(f"{o.model}: {message}", flush=True)
     if o.compile:
         net = torch.compile(net, mode=o.compile_mode)
-    # Under CUDA graphs a replay overwrites the previous step's outputs: each step says where it begins.
-    graph_steps = o.compile and o.compile_mode == "reduce-overhead" and device.type == "cuda"
+    graph_steps = marks_graph_steps(o.compile, o.compile_mode, device)
     images = torch.from_numpy(data.images).to(device)
     labels = torch.from_numpy(data.labels).to(device)
     loss_fn = EDMLoss(EDM, run.config.label_dropout, run.config.num_classes)

@@ -22,6 +22,7 @@ from diffit.models import MODEL_PRESETS, build_model  # noqa: E402
 from diffit.models.token_mixers import use_fused_attention  # noqa: E402
 from diffit.models.unet import use_subpixel_upsampling  # noqa: E402
 from diffit.throughput import peak_bf16_tflops, throughput_fields, training_flops_per_image  # noqa: E402
+from diffit.training_loop import marks_graph_steps  # noqa: E402
 
 SETTINGS = {"plain": {}, "fused Adam": {"fused_adam": True}, "SDPA": {"sdpa": True}, "compile": {"compile": True},
             "all (--fast)": {"fused_adam": True, "sdpa": True, "compile": True},
@@ -39,7 +40,7 @@ def images_per_s(name: str, batch: int, steps: int, warmup: int, device: torch.d
     torch.manual_seed(0)
     model = use_subpixel_upsampling(use_fused_attention(build_model(config).to(device), sdpa), subpixel).train()
     net = torch.compile(model, mode=compile_mode) if compile else model
-    graph_steps = compile and compile_mode == "reduce-overhead" and device.type == "cuda"
+    graph_steps = marks_graph_steps(compile, compile_mode, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, **({"fused": True} if fused_adam else {}))
     loss_fn = EDMLoss(num_classes=config.num_classes, label_dropout=config.label_dropout)
     x = torch.randn(batch, config.in_channels, config.resolution, config.resolution, device=device)
@@ -47,7 +48,7 @@ def images_per_s(name: str, batch: int, steps: int, warmup: int, device: torch.d
     generator = torch.Generator(device=device).manual_seed(0)
 
     def step():
-        if graph_steps:  # a replay overwrites the last step's outputs
+        if graph_steps:
             torch.compiler.cudagraph_mark_step_begin()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             loss = loss_fn(net, x, labels, generator)
