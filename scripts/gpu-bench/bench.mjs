@@ -12,7 +12,7 @@
 //   3. one table, and bench/gpu-results.json with the hardware named.
 //
 // Usage: node scripts/gpu-bench/bench.mjs [--models diffit-fmnist,dws-fmnist,diffip-fmnist | all]
-//   [--batches 1,2,8] [--runs 30] [--warmup 3] [--bundles jsep,webgpu] [--modes plain,gpu-io,capture]
+//   [--batches 1,2,8] [--runs 30] [--warmup 3] [--bundles jsep,webgpu] [--modes plain,gpu-io,capture,capture-nchw]
 //   [--timeout 180 (seconds per bundle process)] [--model-dir public/models]
 //   [--ort node_modules/onnxruntime-web/dist] [--webgpu .carry/gpu-bench/node_modules/webgpu]
 //   [--python .venv/bin/python] [--no-cuda] [--allow-fallback-adapter] [--out bench/gpu-results.json]
@@ -41,9 +41,10 @@ export const DEFAULT_MODELS = ['diffit-fmnist', 'dws-fmnist', 'diffip-fmnist'];
 /**
  * How a forward's tensors travel (run-bundle.mjs has the details): `plain` CPU tensors in and out;
  * `gpu-io` GPU tensors in, written per forward, `denoised` left on the GPU and downloaded;
- * `capture` gpu-io with ORT's graph capture (recorded once, replayed), one session per batch.
+ * `capture` gpu-io with ORT's graph capture (recorded once, replayed), one session per batch;
+ * `capture-nchw` the same with JSEP's `preferredLayout: 'NCHW'` (fewer layout transposes).
  */
-export const MODES = ['plain', 'gpu-io', 'capture'];
+export const MODES = ['plain', 'gpu-io', 'capture', 'capture-nchw'];
 
 /** The results' name for a bundle in a mode: `webgpu_<bundle>` for plain (the first runs' names), else `webgpu_<bundle>_<mode>`. */
 export function runtimeKey(bundle, mode) {
@@ -262,6 +263,10 @@ export function formatTable(results) {
   }
   for (const [bundle, { modes }] of Object.entries(results.bundles)) {
     for (const [mode, { note }] of Object.entries(modes ?? {})) if (note) lines.push(`${runtimeKey(bundle, mode)}: ${note}`);
+  }
+  for (const m of results.models) {
+    const counts = Object.entries(m.ms_per_forward).flatMap(([name, byBatch]) => results.batches.filter((b) => byBatch[b]?.dispatches !== undefined).map((b) => `${name} b${b} ${byBatch[b].dispatches}`));
+    if (counts.length) lines.push(`${m.id}: GPU dispatches per forward: ${counts.join(', ')}`);
   }
   const imageRows = results.models.flatMap((m) => Object.entries(m.ms_per_image_run ?? {}).flatMap(([name, runs]) => (runs.error ? [`${m.id.padEnd(15)}${name.padEnd(24)}whole images failed: ${runs.error}`] : Object.entries(runs).map(([key, t]) => `${m.id.padEnd(15)}${name.padEnd(24)}${key.padEnd(26)}${t.error ? `failed: ${t.error}` : `${t.median_ms.toFixed(1)} ms per run [${t.q25_ms.toFixed(1)}–${t.q75_ms.toFixed(1)}], ${t.forwards} forwards, ${t.network_images} images, max |webgpu - wasm| ${t.max_abs_diff_vs_wasm.toExponential(1)}`}`))));
   const { class: label, guidance, repeats, warmup } = results.image_runs ?? {};

@@ -74,7 +74,7 @@ test('parseArgs: defaults, and one clear error for a bad value', () => {
   assert.deepEqual(o.batches, [1, 2, 8]);
   assert.deepEqual(o.bundles, Object.keys(BUNDLES));
   assert.equal(o.cuda, true);
-  assert.deepEqual(o.modes, ['plain', 'gpu-io', 'capture']);
+  assert.deepEqual(o.modes, ['plain', 'gpu-io', 'capture', 'capture-nchw']);
   assert.deepEqual(o.modes, MODES);
   assert.equal(o.timeoutS, 180);
   assert.equal(parseArgs(['--timeout', '60']).timeoutS, 60);
@@ -87,7 +87,7 @@ test('parseArgs: defaults, and one clear error for a bad value', () => {
 test('parseArgs --modes: a subset, run in MODES order (plain first), each mode once', () => {
   assert.deepEqual(parseArgs(['--modes', 'capture,plain']).modes, ['plain', 'capture']);
   assert.deepEqual(parseArgs(['--modes', 'gpu-io']).modes, ['gpu-io']);
-  assert.throws(() => parseArgs(['--modes', 'gpu_io']), (e) => e instanceof BenchError && /unknown mode gpu_io; choose from plain, gpu-io, capture/.test(e.message));
+  assert.throws(() => parseArgs(['--modes', 'gpu_io']), (e) => e instanceof BenchError && /unknown mode gpu_io; choose from plain, gpu-io, capture, capture-nchw/.test(e.message));
   assert.throws(() => parseArgs(['--modes', 'plain,plain']), BenchError);
   assert.throws(() => parseArgs(['--modes', '']), BenchError);
   assert.throws(() => parseArgs(['--modes']), BenchError);
@@ -162,12 +162,12 @@ test('assemble: per model, per runtime, per batch, with failures and the hardwar
 
 test('assemble: one runtime per bundle and mode, a dead mode\'s rows and errors kept apart', () => {
   const options = { batches: [1, 2], runs: 3, warmup: 1 };
-  const t = (ms, b, diff = 1e-6) => ({ median_ms: ms, q25_ms: ms, q75_ms: ms, runs: 3, ms_per_image: ms / b, max_abs_diff_vs_wasm: diff });
+  const t = (ms, b, diff = 1e-6, dispatches = undefined) => ({ median_ms: ms, q25_ms: ms, q75_ms: ms, runs: 3, ms_per_image: ms / b, max_abs_diff_vs_wasm: diff, ...(dispatches ? { dispatches } : {}) });
   const bundles = [
     { bundle: 'jsep', file: BUNDLES.jsep, mode: 'plain', version: '1.30.0', models: { a: { batches: { 1: t(20, 1), 2: t(22, 2) } }, b: { batches: { 1: t(30, 1), 2: t(31, 2) } } } },
     { bundle: 'jsep', file: BUNDLES.jsep, mode: 'gpu-io', version: '1.30.0', models: { a: { batches: { 1: t(10, 1), 2: { error: 'device lost' } } }, b: { batches: { 1: t(11, 1), 2: t(12, 2, 3e-6) } } } },
     // died after model a: b says why
-    { bundle: 'jsep', file: BUNDLES.jsep, mode: 'capture', version: '1.30.0', models: { a: { batches: { 1: t(2, 1), 2: t(3, 2) } } }, unfinished: 'exit 134: Aborted()' },
+    { bundle: 'jsep', file: BUNDLES.jsep, mode: 'capture', version: '1.30.0', models: { a: { batches: { 1: t(2, 1, 1e-6, 246), 2: t(3, 2, 1e-6, 247) } } }, unfinished: 'exit 134: Aborted()' },
     { bundle: 'webgpu', file: BUNDLES.webgpu, mode: 'capture', error: 'exit 1: Invalid argument' },
     { bundle: 'webgpu', file: BUNDLES.webgpu, mode: 'gpu-io', version: '1.30.0', models: { a: { batches: { 1: t(5, 1), 2: t(6, 2) } }, b: { batches: { 1: t(7, 1), 2: t(8, 2) } } }, note: 'pinned' },
   ];
@@ -192,6 +192,8 @@ test('assemble: one runtime per bundle and mode, a dead mode\'s rows and errors 
   assert.match(table, /^b\s+webgpu_jsep_capture\s+failed: exit 134: Aborted\(\)$/m);
   assert.match(table, /^failed: a webgpu_jsep_gpu-io batch 2: device lost$/m);
   assert.match(table, /^webgpu_webgpu_gpu-io: pinned$/m);
+  assert.match(table, /^a: GPU dispatches per forward: webgpu_jsep_capture b1 246, webgpu_jsep_capture b2 247$/m);
+  assert.doesNotMatch(table, /^b: GPU dispatches/m);
   assert.match(table, /webgpu_jsep 1\.00e-6, webgpu_jsep_gpu-io 3\.00e-6, webgpu_jsep_capture 1\.00e-6/);
 });
 

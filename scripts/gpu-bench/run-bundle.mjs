@@ -14,6 +14,11 @@
 //            `denoised` written into a pre-allocated GPU buffer passed as a fetch; the first run
 //            records the GPU commands, later ones replay them. For the C++ WebGPU EP the buffers'
 //            registrations are pinned (pinRegistration below).
+//   capture-nchw  capture with JSEP's `preferredLayout: 'NCHW'` (its default, NHWC, wraps every
+//            convolution in layout transposes): fewer GPU dispatches per forward.
+// Every timed row also gives `dispatches`, the compute dispatches of its last forward (counted on
+// GPUComputePassEncoder.dispatchWorkgroups, which a captured graph's replay calls too), and the
+// first batch of each row `kernels`, those dispatches by program name (the pipeline's label).
 /* global GPUBufferUsage, GPUMapMode -- WebGPU's, set on globalThis by installWebGPU */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -42,6 +47,7 @@ function normal(n, seed) {
 }
 
 const gpu = await installWebGPU(job.webgpuDir);
+const dispatches = countDispatches(globalThis.GPUComputePassEncoder);
 await chooseAdapter(gpu, { allowFallback: job.allowFallback }); // the parent checked; this fails the same way
 const ort = await import(pathToFileURL(resolve(job.ortDir, job.file)).href);
 ort.env.wasm.numThreads = 1; // the WASM reference only; Node has no threaded-WASM workers here
@@ -49,6 +55,33 @@ ort.env.logLevel = 'error';
 const result = { bundle: job.bundle, file: job.file, version: ort.env.versions.web ?? ort.env.versions.common, modes: {} };
 const base = { graphOptimizationLevel: 'all', logSeverityLevel: 3 };
 const webgpu = { ...base, executionProviders: ['webgpu'] };
+/**
+ * Counts compute dispatches by the label of the pipeline set before them (ORT names its
+ * pipelines after the program: 'MatMul', 'Transpose', ...). `take()` returns what was counted
+ * since the last take: { total, kernels: { label: n } }.
+ */
+function countDispatches(PassEncoder) {
+  const { setPipeline, dispatchWorkgroups } = PassEncoder.prototype;
+  const current = new WeakMap();
+  let kernels = {};
+  PassEncoder.prototype.setPipeline = function (pipeline) {
+    current.set(this, pipeline?.label || '(unlabelled)');
+    return setPipeline.call(this, pipeline);
+  };
+  PassEncoder.prototype.dispatchWorkgroups = function (...args) {
+    const label = current.get(this) ?? '(unlabelled)';
+    kernels[label] = (kernels[label] ?? 0) + 1;
+    return dispatchWorkgroups.apply(this, args);
+  };
+  return {
+    take() {
+      const taken = kernels;
+      kernels = {};
+      return { total: Object.values(taken).reduce((a, b) => a + b, 0), kernels: taken };
+    },
+  };
+}
+
 /** The error's first line, and the next one where the first ends in ':' (Dawn's "no overload matched for X:"). */
 const message = (e) => {
   const [first, ...rest] = String(e?.message ?? e).split('\n').map((l) => l.trim()).filter(Boolean);
@@ -218,37 +251,42 @@ const MODES = {
     };
   },
 
-  async capture(bytes, m, batch, data, state, ref) {
-    if (!registration.probed) {
-      registration.symbol = await registrationSymbol(bytes, m); // one symbol per WASM module: once a process
-      registration.probed = true;
-      if (registration.symbol) result.modes.capture.note = 'GPU buffer registrations pinned (ORT-web 1.30 releases them after each run; scripts/gpu-bench/run-bundle.mjs)';
-    }
-    // One session per batch: a captured graph has fixed shapes.
-    const session = await ort.InferenceSession.create(bytes, { ...webgpu, enableGraphCapture: true, freeDimensionOverrides: { batch }, preferredOutputLocation: 'gpu-buffer' });
-    const device = await ort.env.webgpu.device;
-    const io = gpuFeeds(device, data, batch);
-    const bytesOut = data.x.byteLength;
-    const out = gpuBuffer(device, bytesOut);
-    const fetches = { denoised: ort.Tensor.fromGpuBuffer(out, { dataType: 'float32', dims: ref.dims.denoised }) };
-    const read = reader(device, out, bytesOut);
-    if (registration.symbol) for (const b of [...io.buffers, out]) pinRegistration(b, registration.symbol);
-    return {
-      async forward(last) {
-        io.write(last ? data.x : data.xOther);
-        const results = await session.run(io.feeds, fetches);
-        for (const t of Object.values(results)) if (t !== fetches.denoised) t.dispose();
-        return read.read();
-      },
-      async close() {
-        await session.release();
-        read.destroy();
-        out.destroy();
-        io.destroy();
-      },
-    };
-  },
+  capture: (bytes, m, batch, data, state, ref) => captured('capture', bytes, m, batch, data, ref, {}),
+  'capture-nchw': (bytes, m, batch, data, state, ref) => captured('capture-nchw', bytes, m, batch, data, ref, { layout: 'NCHW' }),
 };
+
+/** `capture`, with JSEP's preferred layout where `layout` names one. */
+async function captured(mode, bytes, m, batch, data, ref, { layout }) {
+  if (!registration.probed) {
+    registration.symbol = await registrationSymbol(bytes, m); // one symbol per WASM module: once a process
+    registration.probed = true;
+  }
+  if (registration.symbol) result.modes[mode].note = 'GPU buffer registrations pinned (ORT-web 1.30 releases them after each run; scripts/gpu-bench/run-bundle.mjs)';
+  // One session per batch: a captured graph has fixed shapes.
+  const executionProviders = layout ? [{ name: 'webgpu', preferredLayout: layout }] : webgpu.executionProviders;
+  const session = await ort.InferenceSession.create(bytes, { ...webgpu, executionProviders, enableGraphCapture: true, freeDimensionOverrides: { batch }, preferredOutputLocation: 'gpu-buffer' });
+  const device = await ort.env.webgpu.device;
+  const io = gpuFeeds(device, data, batch);
+  const bytesOut = data.x.byteLength;
+  const out = gpuBuffer(device, bytesOut);
+  const fetches = { denoised: ort.Tensor.fromGpuBuffer(out, { dataType: 'float32', dims: ref.dims.denoised }) };
+  const read = reader(device, out, bytesOut);
+  if (registration.symbol) for (const b of [...io.buffers, out]) pinRegistration(b, registration.symbol);
+  return {
+    async forward(last) {
+      io.write(last ? data.x : data.xOther);
+      const results = await session.run(io.feeds, fetches);
+      for (const t of Object.values(results)) if (t !== fetches.denoised) t.dispose();
+      return read.read();
+    },
+    async close() {
+      await session.release();
+      read.destroy();
+      out.destroy();
+      io.destroy();
+    },
+  };
+}
 
 /** One mode, one model, every batch: the row of the results. */
 async function measure(mode, m, bytes) {
@@ -263,19 +301,23 @@ async function measure(mode, m, bytes) {
       const times = [];
       let last;
       const total = job.warmup + job.runs;
+      let counted;
       for (let i = 0; i < total; i++) {
+        dispatches.take();
         const t0 = performance.now();
         last = await runner.forward(i === total - 1);
         const dt = performance.now() - t0;
         if (i >= job.warmup) times.push(dt);
+        counted = dispatches.take();
       }
       if (last.length !== ref.denoised.length) throw new Error(`denoised has ${last.length} values, the WASM reference ${ref.denoised.length}`);
       if (last.some((v) => !Number.isFinite(v))) throw new Error('denoised has non-finite values');
       let diff = 0;
       for (let i = 0; i < last.length; i++) diff = Math.max(diff, Math.abs(ref.denoised[i] - last[i]));
       const q = quartiles(times);
-      row.batches[batch] = { ...q, ms_per_image: q.median_ms / batch, max_abs_diff_vs_wasm: diff };
-      say(mode, `${m.id}, batch ${batch}: median ${q.median_ms.toFixed(2)} ms/forward, max |webgpu - wasm| ${diff.toExponential(1)}`);
+      const first = batch === job.batches[0];
+      row.batches[batch] = { ...q, ms_per_image: q.median_ms / batch, max_abs_diff_vs_wasm: diff, dispatches: counted.total, ...(first ? { kernels: counted.kernels } : {}) };
+      say(mode, `${m.id}, batch ${batch}: median ${q.median_ms.toFixed(2)} ms/forward, ${counted.total} dispatches, max |webgpu - wasm| ${diff.toExponential(1)}`);
     } catch (e) {
       row.batches[batch] = { error: message(e) };
       say(mode, `${m.id}, batch ${batch}: ${row.batches[batch].error}`);

@@ -93,6 +93,7 @@ def export_onnx(model: torch.nn.Module, path: Path) -> list[str]:
                               dynamic_axes=dynamic, opset_version=OPSET, dynamo=False, do_constant_folding=True)
         finally:
             use_subpixel_upsampling(model, False)
+    fuse_gelu(path)
     return output_names
 
 
@@ -121,6 +122,72 @@ def store_float16(path: Path, min_elements: int = FLOAT16_MIN_ELEMENTS) -> int:
     graph.node.extend(nodes)
     onnx.save(model, str(path))
     return len(casts)
+
+
+def fuse_gelu(path: Path) -> int:
+    """Rewrite each exact GELU that torch.onnx writes as five nodes, x * 0.5 * (1 + Erf(x / sqrt 2)), as one
+    com.microsoft Gelu node (the same function). onnxruntime's CPU provider fuses that pattern itself when it loads the
+    file; its WebGPU provider does not, and there each node is a GPU dispatch. Returns how many were fused."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    produced = {out: node for node in graph.node for out in node.output}
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    initializers = {init.name: init for init in graph.initializer}
+
+    def scalar(name: str) -> float | None:
+        node = produced.get(name)
+        if node is not None and node.op_type == "Constant" and node.attribute[0].name == "value":
+            value = numpy_helper.to_array(node.attribute[0].t)
+        elif name in initializers:
+            value = numpy_helper.to_array(initializers[name])
+        else:
+            return None
+        return float(value) if value.size == 1 else None
+
+    def only_consumer(name: str, op_type: str):
+        found = consumers.get(name, [])
+        return found[0] if len(found) == 1 and found[0].op_type == op_type and name not in graph_outputs else None
+
+    def other_input(node, name: str) -> str:
+        return node.input[1] if node.input[0] == name else node.input[0]
+
+    graph_outputs = {out.name for out in graph.output}
+    replace, dropped = {}, set()
+    for div in graph.node:
+        if div.op_type != "Div" or not np.isclose(scalar(div.input[1]) or 0.0, np.sqrt(2.0), rtol=1e-6):
+            continue
+        x = div.input[0]
+        erf = only_consumer(div.output[0], "Erf")
+        add = erf and only_consumer(erf.output[0], "Add")
+        if not add or scalar(other_input(add, erf.output[0])) != 1.0:
+            continue
+        mul = only_consumer(add.output[0], "Mul")
+        if not mul or other_input(mul, add.output[0]) != x:
+            continue
+        half = only_consumer(mul.output[0], "Mul")
+        if not half or scalar(other_input(half, mul.output[0])) != 0.5:
+            continue
+        replace[id(div)] = helper.make_node("Gelu", [x], [half.output[0]], name=f"{div.name}.gelu", domain="com.microsoft")
+        dropped.update({id(erf), id(add), id(mul), id(half)})
+    if not replace:
+        return 0
+    nodes = [replace.get(id(node), node) for node in graph.node if id(node) not in dropped]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    used = {name for node in graph.node for name in node.input}
+    keep = [node for node in graph.node if node.op_type != "Constant" or any(o in used for o in node.output)]
+    del graph.node[:]
+    graph.node.extend(keep)
+    if not any(op.domain == "com.microsoft" for op in model.opset_import):
+        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    onnx.save(model, str(path))
+    return len(replace)
 
 
 def check_parity(model: torch.nn.Module, path: Path, seed: int = 0, batch: int = 3,

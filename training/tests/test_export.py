@@ -215,3 +215,31 @@ def test_compare_weight_storage_refuses_bad_input_in_one_line(tmp_path, capsys):
             compare([str(a) for a in args])
         err = capsys.readouterr().err.strip()
         assert stop.value.code == 2 and len(err.splitlines()) == 1 and words in err, err
+
+
+def test_the_exported_graph_has_the_fewer_dispatch_form_and_the_same_function(tmp_path):
+    """Each GELU is one com.microsoft Gelu node (not the five nodes torch.onnx writes), each TMSA splits q, k, v with one
+    Split (not three Gathers), and every attention output comes straight from its Softmax (heads ahead of windows in
+    the computation, so no transpose to the manifest's layout): fewer nodes, so fewer WebGPU dispatches per forward.
+    The file still computes the network as trained (check_parity at 1e-4), and onnx's full check accepts it."""
+    from collections import Counter
+
+    import onnx
+
+    from diffit.export import check_parity, export_onnx, fuse_gelu
+
+    torch.manual_seed(0)
+    model = build_model("diffit-tiny").eval()
+    path = tmp_path / "tiny.onnx"
+    export_onnx(model, path)
+    graph = onnx.load(str(path)).graph
+    ops = Counter((n.domain, n.op_type) for n in graph.node)
+    blocks = sum(1 for m in model.modules() if type(m).__name__ == "DiffiTTransformerBlock")
+    assert ops[("com.microsoft", "Gelu")] == blocks and ops[("", "Erf")] == 0
+    assert ops[("", "Split")] == blocks
+    producers = {out: n for n in graph.node for out in n.output}
+    attention = [o.name for o in graph.output if o.name.startswith("attn_")]
+    assert len(attention) == blocks and all(producers[name].op_type == "Softmax" for name in attention)
+    parity = check_parity(model, path)
+    assert parity["denoised"] < 1e-4 and parity["attention"] < 1e-4
+    assert fuse_gelu(path) == 0  # nothing left to fuse: a second pass changes nothing

@@ -14,6 +14,8 @@ from torch import nn
 def window_partition(x: torch.Tensor, window: int) -> torch.Tensor:
     """(B, H, W, C) -> (B * nW, window*window, C); windows row-major over the grid, tokens row-major inside."""
     b, h, w, c = x.shape
+    if h == window and w == window:  # one window: the permutation is the identity (no Transpose in the graph)
+        return x.reshape(b, window * window, c)
     x = x.reshape(b, h // window, window, w // window, window, c)
     x = x.permute(0, 1, 3, 2, 4, 5)  # (B, H/w, W/w, w, w, C)
     return x.reshape(-1, window * window, c)
@@ -22,6 +24,8 @@ def window_partition(x: torch.Tensor, window: int) -> torch.Tensor:
 def window_merge(windows: torch.Tensor, window: int, height: int, width: int) -> torch.Tensor:
     """Inverse of window_partition: (B * nW, window*window, C) -> (B, H, W, C)."""
     c = windows.shape[-1]
+    if height == window and width == window:
+        return windows.reshape(-1, height, width, c)
     x = windows.reshape(-1, height // window, width // window, window, window, c)
     x = x.permute(0, 1, 3, 2, 4, 5)  # (B, H/w, w, W/w, w, C)
     return x.reshape(-1, height, width, c)
@@ -76,19 +80,22 @@ class TMSA(nn.Module):
         n_windows, n = (h // self.window) * (w // self.window), self.window * self.window
         qkv = self.qkv_spatial(windows).reshape(b, n_windows, n, 3 * c)  # x_s W_s
         qkv = qkv + self.qkv_time(x_t)[:, None, None, :]  # + x_t W_t, the same for every token
-        qkv = qkv.reshape(b * n_windows, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]  # each (B*nW, heads, N, d)
-        bias = self.relative_bias().to(q.dtype)  # (heads, N, N)
+        # Heads ahead of windows, so that the attention weights come out in the manifest's layout with no transpose:
+        # one Transpose and one Split in the exported graph.
+        qkv = qkv.reshape(b, n_windows, n, 3 * self.heads, self.head_dim).permute(0, 3, 1, 2, 4)  # (B, 3*heads, nW, N, d)
+        q, k, v = qkv.split(self.heads, dim=1)  # each (B, heads, nW, N, d)
+        bias = self.relative_bias().to(q.dtype)[:, None]  # (heads, 1, N, N): per head, the same in every window
         if self.fused and not return_attention:  # training's fast path; the fused kernels return no weights
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # (B*nW, heads, N, d)
+            mask = bias.expand(-1, n_windows, -1, -1).flatten(0, 1)  # (heads*nW, N, N)
+            out = F.scaled_dot_product_attention(q.flatten(1, 2), k.flatten(1, 2), v.flatten(1, 2), attn_mask=mask)
+            out = out.unflatten(1, (self.heads, n_windows))  # (B, heads, nW, N, d)
             attention = None
         else:
-            logits = (q @ k.transpose(-2, -1)) * self.head_dim**-0.5 + bias  # (B*nW, heads, N, N)
+            logits = (q @ k.transpose(-2, -1)) * self.head_dim**-0.5 + bias  # (B, heads, nW, N, N)
             attention = logits.softmax(dim=-1)
-            out = attention @ v  # (B*nW, heads, N, d)
-            attention = attention.reshape(b, n_windows, self.heads, n, n).transpose(1, 2) if return_attention else None
-            # attention: (B, heads, nW, N, N) when asked for
-        out = out.transpose(1, 2).reshape(b * n_windows, n, c)  # (B*nW, N, C)
+            out = attention @ v  # (B, heads, nW, N, d)
+            attention = attention if return_attention else None  # (B, heads, nW, N, N), the manifest's layout
+        out = out.permute(0, 2, 3, 1, 4).reshape(b * n_windows, n, c)  # (B*nW, N, heads*d = C)
         out = window_merge(self.proj(out), self.window, h, w)  # (B, H, W, C)
         return out, attention
 
