@@ -60,6 +60,10 @@ def parse_args(argv=None):
     p.add_argument("--images-file", default=None, metavar="FILE",
                    help="a file that may name the training length, up to --images, while the run trains (read every "
                         "20 steps; gpu_run.py writes it so that models sharing a GPU stop at the same number of images)")
+    p.add_argument("--divergence-guard", type=float, default=2.0, metavar="RATIO",
+                   help="stop a run whose smoothed loss exceeds RATIO x its lowest, going back to a state kept before "
+                        "the rise (training_loop.DivergenceGuard; single-process runs; 0: off)")
+    p.add_argument("--divergence-every", type=int, default=10_000, help="images between the guard's kept states")
     p.add_argument("--max-train-images", type=int, default=0, help="use only the first N training images (0: all)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     fast = p.add_argument_group("fast path (off by default; each agrees with the plain path, tests/test_fast_path.py)")
@@ -146,6 +150,9 @@ def check_options(args, world: int) -> None:
         fail(f"--part-mib {args.part_mib} is too small (at least 0.25)")
     if args.lr_ref_batch < 0:
         fail("--lr-ref-batch must be 0 or positive")
+    if not (args.divergence_guard == 0 or args.divergence_guard > 1) or args.divergence_every <= 0:
+        fail(f"--divergence-guard must be 0 (off) or above 1 (it is {args.divergence_guard:g}), and --divergence-every "
+             f"positive (it is {args.divergence_every})")
     if args.compile_mode != "default" and not args.compile:
         fail("--compile-mode needs --compile (or --fast)")
     if args.compile_cache:
@@ -220,7 +227,8 @@ def main(argv=None):
         snapshot_every=args.snapshot_every, max_seconds=args.max_seconds, quiet=args.quiet, fused_adam=args.fused_adam,
         compile=args.compile, compile_mode=args.compile_mode, compile_cache=args.compile_cache, sdpa=args.sdpa, subpixel=args.subpixel,
         part_bytes=int(args.part_mib * 2**20), optimizer_state=args.optimizer_state, init_from=args.init_from,
-        images_file=args.images_file, rank=rank, world=world)
+        images_file=args.images_file, divergence_ratio=args.divergence_guard, divergence_every=args.divergence_every,
+        rank=rank, world=world)
     training_loop(options, data, resume, init)
     if world > 1:
         dist.destroy_process_group()

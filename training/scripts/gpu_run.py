@@ -171,7 +171,8 @@ def train(args) -> None:
         entry.update({"images_before": before[m], "init_from": str(init[m]) if m in init else None,
                       "images_after": images_seen(run / "checkpoint.pt"),
                       "images_per_s": summary.get("images_per_s"), "tflops": summary.get("tflops"),
-                      "peak_share": summary.get("peak_share"), "hardware": summary.get("hardware")})
+                      "peak_share": summary.get("peak_share"), "hardware": summary.get("hardware"),
+                      "diverged": summary.get("diverged")})  # diffit.train's guard stopped it (and went back)
         if args.classifier and entry["images_after"] and args.eval_samples:
             evaluate(args, run, entry)
     if "equal_terms" in report:  # did every model get there? (one that fell short says the margin was too small)
@@ -185,7 +186,8 @@ def train(args) -> None:
     files = collect(models, runs_dir)
     report["back"], report["left_out"] = pack_back(files, out)
     (out / "gpu-run.json").write_text(json.dumps(report, indent=1))
-    print(json.dumps({m: {k: e.get(k) for k in ("exit_code", "images_before", "images_after", "images_per_s", "peak_share")}
+    print(json.dumps({m: {k: e.get(k) for k in ("exit_code", "images_before", "images_after", "images_per_s", "peak_share",
+                                                 "diverged")}
                       for m, e in report["runs"].items()}))
     if report["left_out"]:
         print(f"left out (did not fit): {', '.join(report['left_out'])}", file=sys.stderr)

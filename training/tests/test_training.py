@@ -180,6 +180,53 @@ def test_images_file_lowers_the_training_length_while_it_runs(tmp_path, tiny_fmn
     assert run.returncode == 0 and load_checkpoint(tmp_path / "b" / "checkpoint.pt")["images_seen"] == 480
 
 
+def test_divergence_guard_goes_back_to_a_state_from_before_the_rise():
+    """DivergenceGuard: smoothed by a median of 5 log lines, it fires above ratio x the lowest smoothed loss (and on a
+    NaN loss); it keeps copies only while the loss is near its best, the last two, and falls back to the older."""
+    from diffit.training_loop import DivergenceGuard
+
+    guard = DivergenceGuard(ratio=2.0, every=100)
+    for loss in (1.0, 0.9, 1.1, 0.95, 1.05):
+        assert not guard.observe(loss)
+    assert guard.smoothed() == 1.0 and guard.wants_copy(0)
+    guard.keep({"images_seen": 0}, 0)
+    assert not guard.wants_copy(50)  # not before `every` more images
+    for images, loss in ((100, 0.9), (200, 0.8)):
+        assert not guard.observe(loss) and guard.wants_copy(images)
+        guard.keep({"images_seen": images}, images)
+    assert guard.fallback() == {"images_seen": 100}  # the older of the last two
+    rising = [1.2, 1.5, 2.0, 2.5, 3.0]
+    fired = [guard.observe(loss) for loss in rising]
+    assert not guard.wants_copy(10_000)  # the loss is no longer near its best: no copy of a bad state
+    assert fired == [False] * 4 + [True]  # the median of the last five passes 2 x 0.95 only at 3.0 (median 2.0)
+    assert DivergenceGuard(2.0, 100).observe(float("nan"))
+
+
+def test_a_diverging_run_stops_at_a_state_kept_before_it_and_resumes_from_there(tmp_path, tiny_fmnist):
+    """A learning rate ramped to 3 makes dws-tiny's loss run away after a few hundred images: the guard stops the run,
+    the checkpoint holds the older kept state (finite weights, fewer images), the summary says what happened, and a
+    resume trains on from there. --divergence-guard 0 or above 1 only, refused in one line otherwise."""
+    common = ["--model", "dws-tiny", "--data", tiny_fmnist, "--batch", 16, "--grid-steps", 1, "--quiet",
+              "--checkpoint-every", 16, "--divergence-every", 64]
+    run = run_cli("diffit.train", *common, "--out", tmp_path / "a", "--images", 1600, "--lr", 3, "--lr-warmup", 1600)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    diverged = summary["diverged"]
+    assert diverged is not None and diverged["smoothed_loss"] > 2 * diverged["lowest_smoothed_loss"]
+    assert diverged["back_to_images"] + 64 <= diverged["at_images"] < 1600
+    assert "the loss diverged at" in run.stdout
+    state = load_checkpoint(tmp_path / "a" / "checkpoint.pt")
+    assert state["images_seen"] == summary["images_seen"] == diverged["back_to_images"]
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if torch.is_floating_point(v))
+    more = run_cli("diffit.train", *common, "--out", tmp_path / "a", "--resume", "--images", state["images_seen"] + 32,
+                   "--lr", 1e-3, "--divergence-guard", 0)
+    assert more.returncode == 0, more.stderr
+    assert load_checkpoint(tmp_path / "a" / "checkpoint.pt")["images_seen"] == state["images_seen"] + 32
+    refused = run_cli("diffit.train", *common, "--out", tmp_path / "b", "--images", 32, "--divergence-guard", 0.5)
+    assert refused.returncode == 2 and "--divergence-guard must be 0 (off) or above 1" in refused.stderr
+    assert not (tmp_path / "b").exists()
+
+
 def test_training_is_seeded(tmp_path, tiny_fmnist):
     weights = []
     for name in ("a", "b"):
