@@ -139,6 +139,7 @@ def fuse_gelu(path: Path) -> int:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
     initializers = {init.name: init for init in graph.initializer}
+    graph_outputs = {out.name for out in graph.output}
 
     def scalar(name: str) -> float | None:
         node = produced.get(name)
@@ -157,7 +158,6 @@ def fuse_gelu(path: Path) -> int:
     def other_input(node, name: str) -> str:
         return node.input[1] if node.input[0] == name else node.input[0]
 
-    graph_outputs = {out.name for out in graph.output}
     replace, dropped = {}, set()
     for div in graph.node:
         if div.op_type != "Div" or not np.isclose(scalar(div.input[1]) or 0.0, np.sqrt(2.0), rtol=1e-6):
@@ -178,12 +178,9 @@ def fuse_gelu(path: Path) -> int:
     if not replace:
         return 0
     nodes = [replace.get(id(node), node) for node in graph.node if id(node) not in dropped]
+    used = {name for node in nodes for name in node.input}  # the constants 0.5, 1 and sqrt 2 go with their nodes
     del graph.node[:]
-    graph.node.extend(nodes)
-    used = {name for node in graph.node for name in node.input}
-    keep = [node for node in graph.node if node.op_type != "Constant" or any(o in used for o in node.output)]
-    del graph.node[:]
-    graph.node.extend(keep)
+    graph.node.extend(node for node in nodes if node.op_type != "Constant" or any(o in used for o in node.output))
     if not any(op.domain == "com.microsoft" for op in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     onnx.save(model, str(path))

@@ -24,7 +24,14 @@ import torch.distributed as dist
 from .checkpoint import PART_BYTES, CheckpointError, load_checkpoint
 from .data import DATASETS, DataError, dataset_names, load_dataset
 from .models import MODEL_PRESETS, model_names
-from .training_loop import CHECKPOINT_NAME, RunOptions, TrainingData, training_loop
+from .training_loop import (
+    CHECKPOINT_NAME,
+    DIVERGENCE_EVERY,
+    DIVERGENCE_RATIO,
+    RunOptions,
+    TrainingData,
+    training_loop,
+)
 
 
 def parse_args(argv=None):
@@ -60,10 +67,10 @@ def parse_args(argv=None):
     p.add_argument("--images-file", default=None, metavar="FILE",
                    help="a file that may name the training length, up to --images, while the run trains (read every "
                         "20 steps; gpu_run.py writes it so that models sharing a GPU stop at the same number of images)")
-    p.add_argument("--divergence-guard", type=float, default=2.0, metavar="RATIO",
+    p.add_argument("--divergence-guard", type=float, default=DIVERGENCE_RATIO, metavar="RATIO",
                    help="stop a run whose smoothed loss exceeds RATIO x its lowest, going back to a state kept before "
                         "the rise (training_loop.DivergenceGuard; single-process runs; 0: off)")
-    p.add_argument("--divergence-every", type=int, default=10_000, help="images between the guard's kept states")
+    p.add_argument("--divergence-every", type=int, default=DIVERGENCE_EVERY, help="images between the guard's kept states")
     p.add_argument("--max-train-images", type=int, default=0, help="use only the first N training images (0: all)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     fast = p.add_argument_group("fast path (off by default; each agrees with the plain path, tests/test_fast_path.py)")

@@ -36,6 +36,10 @@ from .throughput import peak_bf16_tflops, throughput_fields, training_flops_per_
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
+DIVERGENCE_RATIO = 2.0  # diffit.train's default --divergence-guard (DivergenceGuard)
+DIVERGENCE_EVERY = 10_000  # its default --divergence-every, in images
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """Everything one training run needs, already validated by diffit.train."""
@@ -71,8 +75,8 @@ class RunOptions:
     optimizer_state: str = "fp32"  # or "bf16": smaller, not bit-exact on resume
     init_from: str | None = None  # a snapshot's path, shown in the checkpoint (diffit.train --init-from)
     images_file: str | None = None  # a training length (up to images) another process may write (diffit.train --images-file)
-    divergence_ratio: float = 0.0  # DivergenceGuard's ratio (diffit.train --divergence-guard); 0: off
-    divergence_every: int = 10_000  # images between the guard's copies of the state
+    divergence_ratio: float = 0.0  # DivergenceGuard's ratio, 0: off (diffit.train turns it on: DIVERGENCE_RATIO)
+    divergence_every: int = DIVERGENCE_EVERY  # images between the guard's copies of the state
     rank: int = 0
     world: int = 1
 
