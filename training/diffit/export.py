@@ -9,9 +9,10 @@ The entry's measured blocks (training provenance, evaluation, benchmark) come fr
 and from bench/results.json (diffit/manifest.py says which); the manifest is never edited by hand.
 
 The graph holds the EDM preconditioning, so the app feeds (x, sigma, class_label) and reads
-`denoised` and one `attn_<layer>` output per TMSA layer (softmax weights, heads kept). Upsampling is exported in
-its sub-pixel form (models.unet.subpixel_upsample_conv: the same function, 16/36 of the convolution's work); the
-parity check compares the file against the network as trained. `--weights float16` (the default) stores the
+`denoised` and one `attn_<layer>` output per TMSA layer (softmax weights, heads kept). The network is exported in
+its export form (models.unet.use_export_form: the same function in fewer nodes, hence fewer GPU dispatches; upsampling
+as one transposed convolution with the sub-pixel form's 16/36 of the work); the parity check compares the file
+against the network as trained. `--weights float16` (the default) stores the
 weight tensors in float16 behind a Cast to float32, which halves the file; the graph still computes in float32.
 """
 
@@ -44,7 +45,7 @@ from .manifest import (
     upsert,
 )
 from .models.config import variant_of
-from .models.unet import use_subpixel_upsampling
+from .models.unet import use_export_form
 
 OPSET = 17
 PARITY_SIGMAS = (0.002, 0.05, 0.5, 2.0, 20.0, 80.0)
@@ -86,15 +87,36 @@ def export_onnx(model: torch.nn.Module, path: Path) -> list[str]:
     dynamic.update({name: {0: "batch"} for name in output_names})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        use_subpixel_upsampling(model)
+        use_export_form(model)
         try:
             torch.onnx.export(ExportWrapper(model).eval(), (x, sigma, label), str(path),
                               input_names=["x", "sigma", "class_label"], output_names=output_names,
-                              dynamic_axes=dynamic, opset_version=OPSET, dynamo=False, do_constant_folding=True)
+                              dynamic_axes=dynamic, opset_version=OPSET, dynamo=False, do_constant_folding=True,
+                              custom_opsets={"com.microsoft": 1})
         finally:
-            use_subpixel_upsampling(model, False)
+            use_export_form(model, False)
     fuse_gelu(path)
+    drop_unused_outputs(path)
     return output_names
+
+
+def drop_unused_outputs(path: Path) -> int:
+    """Blank the optional outputs that nothing reads (SkipLayerNormalization's mean and inverse standard deviation),
+    so that no backend computes or allocates them. Returns how many were dropped."""
+    import onnx
+
+    model = onnx.load(str(path))
+    read = {name for node in model.graph.node for name in node.input} | {out.name for out in model.graph.output}
+    dropped = 0
+    for node in model.graph.node:
+        if node.domain == "com.microsoft" and node.op_type == "SkipLayerNormalization":
+            for i in (1, 2):
+                if i < len(node.output) and node.output[i] and node.output[i] not in read:
+                    node.output[i] = ""
+                    dropped += 1
+    if dropped:
+        onnx.save(model, str(path))
+    return dropped
 
 
 def store_float16(path: Path, min_elements: int = FLOAT16_MIN_ELEMENTS) -> int:

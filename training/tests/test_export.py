@@ -219,8 +219,9 @@ def test_compare_weight_storage_refuses_bad_input_in_one_line(tmp_path, capsys):
 
 def test_the_exported_graph_has_the_fewer_dispatch_form_and_the_same_function(tmp_path):
     """Each GELU is one com.microsoft Gelu node (not the five nodes torch.onnx writes), each TMSA splits q, k, v with one
-    Split (not three Gathers), and every attention output comes straight from its Softmax (heads ahead of windows in
-    the computation, so no transpose to the manifest's layout): fewer nodes, so fewer WebGPU dispatches per forward.
+    Split (not three Gathers) after one permutation that both cuts windows and moves heads ahead of them, 1/sqrt(d) is
+    folded into W_q, and every attention output comes straight from its Softmax (no transpose to the manifest's
+    layout): fewer nodes, so fewer WebGPU dispatches per forward.
     The file still computes the network as trained (check_parity at 1e-4), and onnx's full check accepts it."""
     from collections import Counter
 
@@ -240,6 +241,13 @@ def test_the_exported_graph_has_the_fewer_dispatch_form_and_the_same_function(tm
     producers = {out: n for n in graph.node for out in n.output}
     attention = [o.name for o in graph.output if o.name.startswith("attn_")]
     assert len(attention) == blocks and all(producers[name].op_type == "Softmax" for name in attention)
+    # 1/sqrt(d) is folded into W_q: Softmax(Q K^T + B) with no Mul between the MatMul and the bias
+    for name in attention:
+        add = producers[producers[name].input[0]]
+        assert add.op_type == "Add" and any(producers.get(i) is not None and producers[i].op_type == "MatMul"
+                                            for i in add.input)
+    # per block: NCHW -> NHWC and back around it, one permutation into windows and heads, K^T, one back to tokens
+    assert ops[("", "Transpose")] == 5 * blocks
     parity = check_parity(model, path)
     assert parity["denoised"] < 1e-4 and parity["attention"] < 1e-4
     assert fuse_gelu(path) == 0  # nothing left to fuse: a second pass changes nothing

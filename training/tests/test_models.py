@@ -9,8 +9,16 @@ import torch
 
 from diffit.diffusion import EDM
 from diffit.models import MODEL_PRESETS, DiffiTConfig, build_model
-from diffit.models.token_mixers import TMSA, relative_position_index, window_merge, window_partition
-from diffit.models.unet import Upsample, use_subpixel_upsampling
+from diffit.models.norms import GroupNorm
+from diffit.models.token_mixers import (
+    TMSA,
+    heads_in_windows,
+    relative_position_index,
+    window_merge,
+    window_partition,
+    windows_to_tokens,
+)
+from diffit.models.unet import Upsample, use_subpixel_upsampling, use_upsampling_form
 
 from conftest import REPO
 
@@ -109,6 +117,30 @@ def test_window_partition_roundtrip_and_order():
     torch.testing.assert_close(window_merge(windows, 4, 8, 8), x)
 
 
+@pytest.mark.parametrize("size", [4, 8])
+def test_heads_in_windows_is_window_partition_then_heads(size):
+    """TMSA's one permutation orders windows, tokens and heads as window_partition and a head split do."""
+    x = torch.randn(2, size, size, 12)  # P * d = 3 * 4 channels
+    got = heads_in_windows(x, 4, 4)  # (B, P, nW, N, d)
+    n_windows = (size // 4) ** 2
+    expected = window_partition(x, 4).reshape(2, n_windows, 16, 3, 4).permute(0, 3, 1, 2, 4)
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    torch.testing.assert_close(windows_to_tokens(got, 4, size, size), x, rtol=0, atol=0)
+
+
+def test_group_norm_export_form_is_group_norm():
+    torch.manual_seed(0)
+    norm = GroupNorm(4, 8)
+    norm.weight.data.normal_()
+    norm.bias.data.normal_()
+    x = torch.randn(3, 8, 5, 5) * 3 + 1
+    plain = norm(x)
+    torch.testing.assert_close(plain, torch.nn.functional.group_norm(x, 4, norm.weight, norm.bias, norm.eps))
+    norm.export_form = True
+    torch.testing.assert_close(norm(x), plain, atol=1e-6, rtol=1e-6)
+    assert not any(name.startswith(("zero_mean", "unit_variance")) for name in norm.state_dict())  # checkpoints as before
+
+
 def test_relative_position_index_hand_case():
     index = relative_position_index(2)  # offsets (dy, dx) in {-1, 0, 1}^2 -> (dy+1)*3 + (dx+1)
     assert index[0, 0] == 4 and index[0, 3] == 0 and index[3, 0] == 8 and index[1, 2] == 2
@@ -137,11 +169,12 @@ def test_dws_replaces_every_3x3_convolution():
                for m in build_model("diffit-fmnist").modules())
 
 
+@pytest.mark.parametrize("form", ["subpixel", "transposed"])
 @pytest.mark.parametrize("conv", ["dense", "dws"])
 @pytest.mark.parametrize("size", [1, 2, 5, 8])
-def test_subpixel_upsampling_is_upsample_then_convolve(conv, size):
-    """The exported (sub-pixel) form of Upsample gives the trained function, values and gradients, at every size,
-    the borders included (a wrong padding shows at the edges first)."""
+def test_every_upsampling_form_is_upsample_then_convolve(form, conv, size):
+    """The sub-pixel (training's --subpixel) and transposed (exported) forms of Upsample give the trained function,
+    values and gradients, at every size, the borders included (a wrong padding shows at the edges first)."""
     torch.manual_seed(size)
     up = Upsample(6, 4, conv)
     for p in up.parameters():
@@ -149,15 +182,17 @@ def test_subpixel_upsampling_is_upsample_then_convolve(conv, size):
     x = torch.randn(3, 6, size, size, requires_grad=True)
     plain = up(x)
     grad_plain = torch.autograd.grad(plain.square().sum(), [x, *up.parameters()])
-    use_subpixel_upsampling(up)
-    subpixel = up(x)
-    grad_subpixel = torch.autograd.grad(subpixel.square().sum(), [x, *up.parameters()])
-    assert subpixel.shape == plain.shape == (3, 4, 2 * size, 2 * size)
-    torch.testing.assert_close(subpixel, plain, atol=1e-5, rtol=1e-5)
-    for a, b in zip(grad_subpixel, grad_plain, strict=True):
+    use_upsampling_form(up, form)
+    other = up(x)
+    grad_other = torch.autograd.grad(other.square().sum(), [x, *up.parameters()])
+    assert other.shape == plain.shape == (3, 4, 2 * size, 2 * size)
+    torch.testing.assert_close(other, plain, atol=1e-5, rtol=1e-5)
+    for a, b in zip(grad_other, grad_plain, strict=True):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
     use_subpixel_upsampling(up, False)
-    assert not up.subpixel
+    assert up.form == "nearest"
+    with pytest.raises(ValueError, match="unknown upsampling form"):
+        use_upsampling_form(up, "bilinear")
 
 
 @pytest.mark.parametrize("name", TINY)
@@ -170,11 +205,22 @@ def test_export_parity(name, tmp_path):
     assert outputs[0] == "denoised" and len(outputs) == 1 + len(model.net.attention_layers())
     worst = check_parity(model, tmp_path / "m.onnx")  # against the network as trained (upsample, then convolve)
     assert worst["denoised"] <= 1e-4 and worst["attention"] <= 1e-4
-    assert not any(m.subpixel for m in model.modules() if isinstance(m, Upsample))  # the export leaves it as it was
+    # the export leaves the network as it was
+    assert all(m.form == "nearest" for m in model.modules() if isinstance(m, Upsample))
+    assert not any(getattr(m, "export_form", False) or getattr(m, "fold_scale", False) for m in model.modules())
     import onnx
 
-    ops = {node.op_type for node in onnx.load(str(tmp_path / "m.onnx")).graph.node}
-    assert "DepthToSpace" in ops and "Resize" not in ops  # the sub-pixel form is what ships
+    graph = onnx.load(str(tmp_path / "m.onnx")).graph
+    ops = [node.op_type for node in graph.node]
+    # the export form is what ships: one transposed convolution per upsampling, GroupNorm's affine as one
+    # BatchNormalization, each block's residual sum and LayerNorm as one SkipLayerNormalization
+    config = model.config
+    assert ops.count("ConvTranspose") == len(config.channels) - 1 and "Resize" not in ops and "DepthToSpace" not in ops
+    assert ops.count("BatchNormalization") == ops.count("InstanceNormalization") == 2 * len(config.channels) + 1
+    assert ops.count("SkipLayerNormalization") == ops.count("LayerNormalization") == 2 * len(config.channels)
+    for node in graph.node:
+        if node.op_type == "SkipLayerNormalization":  # mean and inverse std: not computed
+            assert list(node.output[1:3]) == ["", ""] and node.output[3]
 
 
 def test_every_shipped_model_is_tested():

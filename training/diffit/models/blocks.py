@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from .convolutions import make_conv
+from .norms import GroupNorm, skip_layer_norm
 from .token_mixers import TMSA, TimePooling
 
 
@@ -30,8 +31,8 @@ class DiffiTTransformerBlock(nn.Module):
 
     def forward(self, x_s: torch.Tensor, x_t: torch.Tensor, return_attention: bool = False):
         mixed, attention = self.mixer(self.norm1(x_s), x_t, return_attention)  # (B, H, W, C)
-        x_hat = mixed + x_s
-        return self.mlp(self.norm2(x_hat)) + x_hat, attention
+        normed, x_hat = skip_layer_norm(mixed, x_s, self.norm2)  # LN(x_hat), x_hat: one node in the exported graph
+        return self.mlp(normed) + x_hat, attention
 
 
 class DiffiTResBlock(nn.Module):
@@ -40,7 +41,7 @@ class DiffiTResBlock(nn.Module):
     def __init__(self, dim: int, time_dim: int, heads: int, window: int, mlp_ratio: float, mixer: str, conv: str,
                  groups: int):
         super().__init__()
-        self.norm = nn.GroupNorm(groups, dim)
+        self.norm = GroupNorm(groups, dim)
         self.act = nn.SiLU()
         self.conv = make_conv(conv, dim, dim, 3)
         self.block = DiffiTTransformerBlock(dim, time_dim, heads, window, mlp_ratio, mixer)

@@ -31,6 +31,23 @@ def window_merge(windows: torch.Tensor, window: int, height: int, width: int) ->
     return x.reshape(-1, height, width, c)
 
 
+def heads_in_windows(x: torch.Tensor, window: int, head_dim: int) -> torch.Tensor:
+    """(B, H, W, P*d) -> (B, P, nW, N, d): window_partition and the split into P heads of d channels in one
+    permutation (one Transpose in the exported graph), windows and tokens ordered as window_partition orders them."""
+    b, h, w, _ = x.shape
+    x = x.reshape(b, h // window, window, w // window, window, -1, head_dim)  # (B, H/w, w, W/w, w, P, d)
+    x = x.permute(0, 5, 1, 3, 2, 4, 6)  # (B, P, H/w, W/w, w, w, d)
+    return x.reshape(b, -1, (h // window) * (w // window), window * window, head_dim)
+
+
+def windows_to_tokens(x: torch.Tensor, window: int, height: int, width: int) -> torch.Tensor:
+    """Inverse of heads_in_windows: (B, P, nW, N, d) -> (B, H, W, P*d), in one permutation."""
+    b, heads, _, _, d = x.shape
+    x = x.reshape(b, heads, height // window, width // window, window, window, d)
+    x = x.permute(0, 2, 4, 3, 5, 1, 6)  # (B, H/w, w, W/w, w, P, d)
+    return x.reshape(b, height, width, heads * d)
+
+
 def relative_position_index(window: int) -> torch.Tensor:
     """(N, N) index into a ((2w-1)^2)-row bias table for every (query, key) pair of a window."""
     coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)  # (2, N)
@@ -53,6 +70,7 @@ class TMSA(nn.Module):
     """
 
     fused = False
+    fold_scale = False  # set by models.export_form: 1/sqrt(d) folded into W_q
 
     def __init__(self, dim: int, time_dim: int, heads: int, window: int):
         super().__init__()
@@ -66,37 +84,47 @@ class TMSA(nn.Module):
         self.bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, heads))
         nn.init.trunc_normal_(self.bias_table, std=0.02)
         self.register_buffer("bias_index", relative_position_index(window), persistent=False)
+        q_scale = torch.ones(3 * dim)
+        q_scale[:dim] = self.head_dim**-0.5
+        self.register_buffer("q_scale", q_scale, persistent=False)  # 1/sqrt(d) on q's rows, 1 on k's and v's
 
     def relative_bias(self) -> torch.Tensor:
         """B: (heads, N, N)."""
         n = self.window * self.window
         return self.bias_table[self.bias_index.reshape(-1)].reshape(n, n, self.heads).permute(2, 0, 1)
 
+    def qkv_weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(W_s, W_t, b_t) of q, k, v stacked; with `fold_scale` (the export) the rows of q are scaled by 1/sqrt(d),
+        so that Q K^T comes out scaled with no multiplication of its own (constants fold when the graph is written)."""
+        weights = (self.qkv_spatial.weight, self.qkv_time.weight, self.qkv_time.bias)
+        if not self.fold_scale:
+            return weights
+        return tuple(t * self.q_scale.reshape(-1, *[1] * (t.dim() - 1)) for t in weights)
+
     def forward(self, x_s: torch.Tensor, x_t: torch.Tensor, return_attention: bool = False):
         b, h, w, c = x_s.shape
         if h % self.window or w % self.window:
             raise ValueError(f"feature map {h}x{w} is not divisible by window {self.window}")
-        windows = window_partition(x_s, self.window)  # (B*nW, N, C)
-        n_windows, n = (h // self.window) * (w // self.window), self.window * self.window
-        qkv = self.qkv_spatial(windows).reshape(b, n_windows, n, 3 * c)  # x_s W_s
-        qkv = qkv + self.qkv_time(x_t)[:, None, None, :]  # + x_t W_t, the same for every token
-        # Heads ahead of windows, so that the attention weights come out in the manifest's layout with no transpose:
-        # one Transpose and one Split in the exported graph.
-        qkv = qkv.reshape(b, n_windows, n, 3 * self.heads, self.head_dim).permute(0, 3, 1, 2, 4)  # (B, 3*heads, nW, N, d)
-        q, k, v = qkv.split(self.heads, dim=1)  # each (B, heads, nW, N, d)
+        n_windows = (h // self.window) * (w // self.window)
+        w_s, w_t, b_t = self.qkv_weights()
+        qkv = F.linear(x_s, w_s) + F.linear(x_t, w_t, b_t)[:, None, None, :]  # x_s W_s + x_t W_t: (B, H, W, 3C)
+        # Windows cut and heads moved ahead of them in one permutation, so that the attention weights come out in the
+        # manifest's layout with no transpose: one Transpose and one Split in the exported graph.
+        q, k, v = heads_in_windows(qkv, self.window, self.head_dim).split(self.heads, dim=1)  # each (B, heads, nW, N, d)
         bias = self.relative_bias().to(q.dtype)[:, None]  # (heads, 1, N, N): per head, the same in every window
         if self.fused and not return_attention:  # training's fast path; the fused kernels return no weights
             mask = bias.expand(-1, n_windows, -1, -1).flatten(0, 1)  # (heads*nW, N, N)
-            out = F.scaled_dot_product_attention(q.flatten(1, 2), k.flatten(1, 2), v.flatten(1, 2), attn_mask=mask)
+            out = F.scaled_dot_product_attention(q.flatten(1, 2), k.flatten(1, 2), v.flatten(1, 2), attn_mask=mask,
+                                                 scale=1.0 if self.fold_scale else None)
             out = out.unflatten(1, (self.heads, n_windows))  # (B, heads, nW, N, d)
             attention = None
         else:
-            logits = (q @ k.transpose(-2, -1)) * self.head_dim**-0.5 + bias  # (B, heads, nW, N, N)
+            logits = q @ k.transpose(-2, -1)  # (B, heads, nW, N, N)
+            logits = (logits if self.fold_scale else logits * self.head_dim**-0.5) + bias
             attention = logits.softmax(dim=-1)
             out = attention @ v  # (B, heads, nW, N, d)
             attention = attention if return_attention else None  # (B, heads, nW, N, N), the manifest's layout
-        out = out.permute(0, 2, 3, 1, 4).reshape(b * n_windows, n, c)  # (B*nW, N, heads*d = C)
-        out = window_merge(self.proj(out), self.window, h, w)  # (B, H, W, C)
+        out = self.proj(windows_to_tokens(out, self.window, h, w))  # (B, H, W, C)
         return out, attention
 
 

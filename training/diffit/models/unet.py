@@ -10,7 +10,9 @@ from ..diffusion.edm import EDM
 from .blocks import DiffiTResBlock
 from .config import MODEL_PRESETS, DiffiTConfig, model_names
 from .convolutions import make_conv
+from .norms import GroupNorm
 from .time_embedding import TimeToken
+from .token_mixers import TMSA
 
 
 class Downsample(nn.Module):
@@ -55,35 +57,90 @@ def subpixel_upsample_conv(x: torch.Tensor, conv: nn.Conv2d, taps: torch.Tensor)
     return F.pixel_shuffle(y.reshape(n, -1, h, w), 2)  # (B, C_out, 2H, 2W)
 
 
+# The 1-D taps of the 4-tap kernel of a stride-2 transposed convolution (padding 1) that equals nearest x2 followed by a
+# 3-tap convolution, as sums of the 3 taps: kernel tap k gathers the taps t with k + t in {2, 3}.
+_TRANSPOSED_TAPS = ((0.0, 0.0, 1.0), (0.0, 1.0, 1.0), (1.0, 1.0, 0.0), (1.0, 0.0, 0.0))
+
+
+def transposed_upsample_conv(x: torch.Tensor, conv: nn.Conv2d, taps: torch.Tensor) -> torch.Tensor:
+    """conv(NearestUp2(x)) as one stride-2 transposed convolution with a 4x4 kernel, exactly (up to float rounding).
+
+    ConvTranspose(stride 2, padding 1) adds x[i] K[k] into output o = 2i - 1 + k; the upsample-then-convolve output
+    o = sum_t w[t] x[(o + t - 1) // 2] takes x[i] with the taps t where k + t is 2 or 3. So per axis K = A w with A the
+    4x3 matrix _TRANSPOSED_TAPS, and in 2-D K = A W A^T: the four 2x2 phase kernels of subpixel_upsample_conv laid
+    into one 4x4 kernel. The same 4 multiply-adds per output pixel and channel pair, in one graph node instead of
+    four pads, four convolutions, a concatenation and a pixel shuffle (one GPU dispatch instead of ten).
+    `conv` is a 3x3, stride-1, padding-1 convolution, dense or grouped; `taps` is _TRANSPOSED_TAPS as a tensor (4, 3).
+    """
+    groups = conv.groups
+    c_out, c_in_g = conv.weight.shape[:2]
+    weight = conv.weight.reshape(groups, c_out // groups, c_in_g, 3, 3)  # (g, C_out/g, C_in/g, 3, 3)
+    # ConvTranspose wants (C_in, C_out/g, 4, 4): the in and out axes swap inside each group, in the same contraction.
+    kernel = torch.einsum("pi,goyij,qj->gyopq", taps, weight, taps).reshape(groups * c_in_g, c_out // groups, 4, 4)
+    return F.conv_transpose2d(x, kernel, conv.bias, stride=2, padding=1, groups=groups)  # (B, C_out, 2H, 2W)
+
+
+UPSAMPLING_FORMS = ("nearest", "subpixel", "transposed")
+
+
 class Upsample(nn.Module):
     """Nearest-neighbour x2, then Conv3x3: (B, C_in, H, W) -> (B, C_out, 2H, 2W).
 
-    With `subpixel` set (the exported graph, `use_subpixel_upsampling`), the same function runs as four 2x2
-    convolutions on the low-resolution map (`subpixel_upsample_conv`): 16/36 of the 3x3 convolution's work.
+    The same function runs in one of three forms (`form`, set by `use_upsampling_form`):
+    - "nearest": upsample, then convolve (training's default);
+    - "subpixel": four 2x2 convolutions on the low-resolution map (`subpixel_upsample_conv`, 16/36 of the work);
+    - "transposed": one stride-2 transposed convolution with a 4x4 kernel (`transposed_upsample_conv`: the exported
+      graph, the sub-pixel arithmetic in one node).
     """
 
-    subpixel = False
+    form = "nearest"
 
     def __init__(self, in_channels: int, out_channels: int, conv: str):
         super().__init__()
         self.up = nn.Upsample(scale_factor=2.0, mode="nearest")
         self.conv = make_conv(conv, in_channels, out_channels, 3)
-        self.register_buffer("phase_taps", torch.tensor(_PHASE_TAPS), persistent=False)  # not in checkpoints
+        # Constant tap tables, not in checkpoints, held as buffers so that no forward copies them to the device.
+        self.register_buffer("phase_taps", torch.tensor(_PHASE_TAPS), persistent=False)
+        self.register_buffer("transposed_taps", torch.tensor(_TRANSPOSED_TAPS), persistent=False)
 
     def forward(self, x):
-        if not self.subpixel:
+        if self.form == "nearest":
             return self.conv(self.up(x))
-        if isinstance(self.conv, nn.Conv2d):  # dense
-            return subpixel_upsample_conv(x, self.conv, self.phase_taps)
-        depthwise, pointwise = self.conv  # DWS: only the 3x3 (depthwise) part sees the upsampled grid's structure
-        return pointwise(subpixel_upsample_conv(x, depthwise, self.phase_taps))
+        dense = isinstance(self.conv, nn.Conv2d)
+        conv = self.conv if dense else self.conv[0]  # DWS: only the depthwise 3x3 sees the upsampled grid's structure
+        if self.form == "subpixel":
+            y = subpixel_upsample_conv(x, conv, self.phase_taps)
+        else:
+            y = transposed_upsample_conv(x, conv, self.transposed_taps)
+        return y if dense else self.conv[1](y)  # DWS: then the pointwise 1x1
+
+
+def use_upsampling_form(model: nn.Module, form: str = "nearest") -> nn.Module:
+    """Switch every Upsample of `model` to one of UPSAMPLING_FORMS (the same function)."""
+    if form not in UPSAMPLING_FORMS:
+        raise ValueError(f"unknown upsampling form {form!r} (expected one of {', '.join(UPSAMPLING_FORMS)})")
+    for module in model.modules():
+        if isinstance(module, Upsample):
+            module.form = form
+    return model
 
 
 def use_subpixel_upsampling(model: nn.Module, subpixel: bool = True) -> nn.Module:
-    """Switch every Upsample of `model` to the sub-pixel form (export) or back to upsample-then-convolve."""
+    """Switch every Upsample of `model` to the sub-pixel form (training's --subpixel) or back to upsample-then-convolve."""
+    return use_upsampling_form(model, "subpixel" if subpixel else "nearest")
+
+
+def use_export_form(model: nn.Module, on: bool = True) -> nn.Module:
+    """Switch `model` to the form `diffit.export` writes (or back): the same function in fewer graph nodes, hence fewer
+    GPU dispatches in the browser. Upsampling as one transposed convolution, GroupNorm's affine as one
+    BatchNormalization, 1/sqrt(d) folded into W_q. (The residual sum and LayerNorm of each DiffiT block are written as
+    one SkipLayerNormalization whenever a graph is exported: norms.skip_layer_norm.)"""
+    use_upsampling_form(model, "transposed" if on else "nearest")
     for module in model.modules():
-        if isinstance(module, Upsample):
-            module.subpixel = subpixel
+        if isinstance(module, GroupNorm):
+            module.export_form = on
+        elif isinstance(module, TMSA):
+            module.fold_scale = on
     return model
 
 
@@ -112,7 +169,7 @@ class DiffiTUNet(nn.Module):
         self.decoder = nn.ModuleList([nn.ModuleList([res_block(i) for _ in range(config.blocks_per_level)])
                                       for i in levels])
         self.upsample = nn.ModuleList([Upsample(c[i + 1], c[i], config.conv) for i in levels[:-1]])
-        self.head = nn.Sequential(nn.GroupNorm(config.groups, c[0]), nn.SiLU(),
+        self.head = nn.Sequential(GroupNorm(config.groups, c[0]), nn.SiLU(),
                                   make_conv(config.conv, c[0], config.in_channels, 3))
 
     def attention_layers(self) -> list[dict]:
