@@ -12,7 +12,7 @@
 //   3. one table, and bench/gpu-results.json with the hardware named.
 //
 // Usage: node scripts/gpu-bench/bench.mjs [--models diffit-fmnist,dws-fmnist,diffip-fmnist | all]
-//   [--batches 1,2,8] [--runs 30] [--warmup 3] [--bundles jsep,webgpu] [--modes plain,gpu-io,capture,capture-nchw]
+//   [--batches 1,2,8] [--runs 30] [--warmup 3] [--bundles jsep,webgpu (default; also jsep-1submit, PATCHES)] [--modes plain,gpu-io,capture,capture-nchw]
 //   [--timeout 180 (seconds per bundle process)] [--model-dir public/models]
 //   [--ort node_modules/onnxruntime-web/dist] [--webgpu .carry/gpu-bench/node_modules/webgpu]
 //   [--python .venv/bin/python] [--no-cuda] [--allow-fallback-adapter] [--out bench/gpu-results.json]
@@ -21,7 +21,7 @@
 // A benchmark, not a test: it asserts nothing about times. docs/gpu-bench.md: the run on a GPU machine.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,9 +33,40 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 
 /** onnxruntime-web's bundles that can drive WebGPU, by the name the results use. */
 export const BUNDLES = {
-  jsep: 'ort.bundle.min.mjs', // the default export: JS execution provider (JSEP) for WebGPU
-  webgpu: 'ort.webgpu.bundle.min.mjs', // `onnxruntime-web/webgpu`, the app's: the C++ WebGPU EP built to WASM
+  jsep: 'ort.bundle.min.mjs', // the default export: JS execution provider (JSEP) for WebGPU, the app's
+  webgpu: 'ort.webgpu.bundle.min.mjs', // `onnxruntime-web/webgpu`: the C++ WebGPU EP built to WASM
+  'jsep-1submit': 'ort.bundle.min.mjs', // an experiment: jsep with one queue submit per forward (PATCHES)
 };
+/** The bundles a run measures unless --bundles says otherwise (the experiments are asked for by name). */
+export const DEFAULT_BUNDLES = ['jsep', 'webgpu'];
+
+/**
+ * Bundles that are another bundle with one constant changed, for an experiment; the bench writes the
+ * changed copy into its scratch folder beside links to the bundle's glue (`glue`, which it loads from
+ * beside itself). `jsep-1submit`: JSEP ends its compute pass and submits its command buffer every
+ * `maxDispatchNumber` (16) dispatches, so a forward of ~220 dispatches is ~14 queue submits; this copy
+ * raises the number past any forward's dispatches, so a forward is one pass and one submit (less memory
+ * reuse within a forward: buffers freed in it return to the pool at the flush). Whether the submits cost
+ * time on a GPU is the question it asks (docs/gpu-bench.md).
+ */
+export const PATCHES = {
+  'jsep-1submit': { find: 'maxDispatchNumber=16', replace: 'maxDispatchNumber=65536', glue: ['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm'] },
+};
+
+/** Writes PATCHES[bundle]'s copy of its file into `folder` beside links to its glue; returns the folder. */
+export function patchBundle(bundle, ortDir, folder) {
+  const patch = PATCHES[bundle];
+  const text = readFileSync(join(ortDir, BUNDLES[bundle]), 'utf8');
+  const found = text.split(patch.find).length - 1;
+  if (found !== 1) throw new BenchError(`${BUNDLES[bundle]} has ${found} copies of '${patch.find}', not one: this onnxruntime-web cannot make the ${bundle} bundle`);
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(join(folder, BUNDLES[bundle]), text.replace(patch.find, patch.replace));
+  for (const file of patch.glue) {
+    if (!existsSync(join(ortDir, file))) throw new BenchError(`${join(ortDir, file)} is missing (the ${bundle} bundle loads it)`);
+    symlinkSync(join(ortDir, file), join(folder, file));
+  }
+  return folder;
+}
 export const DEFAULT_MODELS = ['diffit-fmnist', 'dws-fmnist', 'diffip-fmnist'];
 
 /**
@@ -66,7 +97,7 @@ export function parseArgs(argv) {
     if (list.some((n) => !Number.isInteger(n) || n < 0)) throw new BenchError(`${name} wants whole numbers, got ${text}`);
     return list;
   };
-  const bundles = (values['--bundles'] ?? Object.keys(BUNDLES).join(',')).split(',');
+  const bundles = (values['--bundles'] ?? DEFAULT_BUNDLES.join(',')).split(',');
   for (const b of bundles) if (!BUNDLES[b]) throw new BenchError(`unknown bundle ${b}; choose from ${Object.keys(BUNDLES).join(', ')}`);
   const modes = (values['--modes'] ?? MODES.join(',')).split(',');
   for (const m of modes) if (!MODES.includes(m)) throw new BenchError(`unknown mode ${m}; choose from ${MODES.join(', ')}`);
@@ -141,11 +172,19 @@ function runBundle(bundle, options, models, scratch) {
   const id = { bundle, file: BUNDLES[bundle] };
   const job = { ...id, modes: options.modes, ortDir: options.ortDir, webgpuDir: options.webgpuDir, allowFallback: options.allowFallback, runs: options.runs, warmup: options.warmup, batches: options.batches, models, out, imageRuns: options.imageRuns, imageRepeats: options.imageRepeats, sampling: options.sampling };
   if (!existsSync(join(options.ortDir, job.file))) return options.modes.map((mode) => ({ ...id, mode, error: `${join(options.ortDir, job.file)} is missing (--ort names onnxruntime-web's dist folder)` }));
+  if (PATCHES[bundle]) {
+    try {
+      job.ortDir = patchBundle(bundle, options.ortDir, join(scratch, bundle));
+    } catch (e) {
+      return options.modes.map((mode) => ({ ...id, mode, error: e.message }));
+    }
+  }
   console.log(`webgpu: bundle ${bundle} (${job.file}), modes ${options.modes.join('/')}, ${models.length} model(s), batches ${options.batches.join('/')}, ${options.runs} runs after ${options.warmup} warm-up…`);
   const t0 = performance.now();
   // A hung forward (a map that never resolves) must not eat the GPU call: kill the child, keep what it wrote.
   const r = spawnSync(process.execPath, [join(HERE, 'run-bundle.mjs'), JSON.stringify(job)], { cwd: ROOT, stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8', maxBuffer: 64 << 20, timeout: options.timeoutS * 1000, killSignal: 'SIGKILL' });
-  process.stderr.write((r.stderr ?? '').split('\n').filter((l) => /^(jsep|webgpu): /.test(l)).map((l) => `${l}\n`).join(''));
+  const own = new RegExp(`^(${Object.keys(BUNDLES).join('|')}|image): `); // the child's progress lines
+  process.stderr.write((r.stderr ?? '').split('\n').filter((l) => own.test(l)).map((l) => `${l}\n`).join(''));
   console.log(`webgpu: bundle ${bundle} took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const stderr = r.error?.code === 'ETIMEDOUT' ? `${r.stderr ?? ''}\nkilled after --timeout ${options.timeoutS} s` : r.stderr;
   return childResult(id, options.modes, r.status === 0, readJson(out), stderr, r.status ?? r.signal);
@@ -267,6 +306,8 @@ export function formatTable(results) {
   for (const m of results.models) {
     const counts = Object.entries(m.ms_per_forward).flatMap(([name, byBatch]) => results.batches.filter((b) => byBatch[b]?.dispatches !== undefined).map((b) => `${name} b${b} ${byBatch[b].dispatches}`));
     if (counts.length) lines.push(`${m.id}: GPU dispatches per forward: ${counts.join(', ')}`);
+    const submits = Object.entries(m.ms_per_forward).flatMap(([name, byBatch]) => results.batches.filter((b) => byBatch[b]?.submits !== undefined).map((b) => `${name} b${b} ${byBatch[b].submits}`));
+    if (submits.length) lines.push(`${m.id}: queue submits per forward: ${submits.join(', ')}`);
   }
   const imageRows = results.models.flatMap((m) => Object.entries(m.ms_per_image_run ?? {}).flatMap(([name, runs]) => (runs.error ? [`${m.id.padEnd(15)}${name.padEnd(24)}whole images failed: ${runs.error}`] : Object.entries(runs).map(([key, t]) => `${m.id.padEnd(15)}${name.padEnd(24)}${key.padEnd(26)}${t.error ? `failed: ${t.error}` : `${t.median_ms.toFixed(1)} ms per run [${t.q25_ms.toFixed(1)}–${t.q75_ms.toFixed(1)}], ${t.forwards} forwards, ${t.network_images} images, max |webgpu - wasm| ${t.max_abs_diff_vs_wasm.toExponential(1)}`}`))));
   const { class: label, guidance, repeats, warmup } = results.image_runs ?? {};

@@ -1,12 +1,12 @@
 // Behaviour of the real-GPU bench's pieces that need no GPU: `node --test scripts/`.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { assemble, BUNDLES, childResult, formatTable, MODES, parseArgs, runtimeKey, selectModels } from './bench.mjs';
+import { assemble, BUNDLES, childResult, DEFAULT_BUNDLES, formatTable, MODES, parseArgs, patchBundle, PATCHES, runtimeKey, selectModels } from './bench.mjs';
 import { bundleSampling, IMAGE_RUNS, parseImageRuns, timeImageRun } from './image-run.mjs';
 import { BenchError, chooseAdapter, freshBytes, installWriteBufferCopy, isShared } from './webgpu-node.mjs';
 
@@ -72,7 +72,9 @@ test('chooseAdapter refuses no adapter and a software one, and describes a GPU',
 test('parseArgs: defaults, and one clear error for a bad value', () => {
   const o = parseArgs([]);
   assert.deepEqual(o.batches, [1, 2, 8]);
-  assert.deepEqual(o.bundles, Object.keys(BUNDLES));
+  assert.deepEqual(o.bundles, DEFAULT_BUNDLES);
+  assert.deepEqual(DEFAULT_BUNDLES, ['jsep', 'webgpu']); // the experiments are asked for by name
+  assert.deepEqual(parseArgs(['--bundles', 'jsep,jsep-1submit']).bundles, ['jsep', 'jsep-1submit']);
   assert.equal(o.cuda, true);
   assert.deepEqual(o.modes, ['plain', 'gpu-io', 'capture', 'capture-nchw']);
   assert.deepEqual(o.modes, MODES);
@@ -82,6 +84,21 @@ test('parseArgs: defaults, and one clear error for a bad value', () => {
   assert.throws(() => parseArgs(['--bundles', 'webgl']), BenchError);
   assert.throws(() => parseArgs(['--runs', 'x']), BenchError);
   assert.throws(() => parseArgs(['--frobnicate']), BenchError);
+});
+
+test('patchBundle: a copy with the one constant changed, beside links to its glue; a bundle without it is refused', () => {
+  const ort = mkdtempSync(join(tmpdir(), 'ort-'));
+  const { find, replace, glue } = PATCHES['jsep-1submit'];
+  writeFileSync(join(ort, BUNDLES['jsep-1submit']), `a;this.${find};b`);
+  for (const file of glue) writeFileSync(join(ort, file), file);
+  const folder = patchBundle('jsep-1submit', ort, join(ort, 'patched'));
+  assert.equal(readFileSync(join(folder, BUNDLES['jsep-1submit']), 'utf8'), `a;this.${replace};b`);
+  for (const file of glue) {
+    assert.ok(lstatSync(join(folder, file)).isSymbolicLink());
+    assert.equal(readFileSync(join(folder, file), 'utf8'), file);
+  }
+  writeFileSync(join(ort, BUNDLES['jsep-1submit']), 'a;this.maxDispatchNumber=32;b'); // another onnxruntime-web
+  assert.throws(() => patchBundle('jsep-1submit', ort, join(ort, 'again')), (e) => e instanceof BenchError && /0 copies of 'maxDispatchNumber=16'/.test(e.message));
 });
 
 test('parseArgs --modes: a subset, run in MODES order (plain first), each mode once', () => {

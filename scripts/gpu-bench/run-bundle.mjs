@@ -17,8 +17,9 @@
 //   capture-nchw  capture with JSEP's `preferredLayout: 'NCHW'` (its default, NHWC, wraps every
 //            convolution in layout transposes): fewer GPU dispatches per forward.
 // Every timed row also gives `dispatches`, the compute dispatches of its last forward (counted on
-// GPUComputePassEncoder.dispatchWorkgroups, which a captured graph's replay calls too), and the
-// first batch of each row `kernels`, those dispatches by program name (the pipeline's label).
+// GPUComputePassEncoder.dispatchWorkgroups, which a captured graph's replay calls too), `submits`,
+// its GPUQueue.submit calls (the read-back's included), and the first batch of each row `kernels`,
+// those dispatches by program name (the pipeline's label).
 /* global GPUBufferUsage, GPUMapMode -- WebGPU's, set on globalThis by installWebGPU */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -47,7 +48,7 @@ function normal(n, seed) {
 }
 
 const gpu = await installWebGPU(job.webgpuDir);
-const dispatches = countDispatches(globalThis.GPUComputePassEncoder);
+const dispatches = countDispatches(globalThis.GPUComputePassEncoder, globalThis.GPUQueue);
 await chooseAdapter(gpu, { allowFallback: job.allowFallback }); // the parent checked; this fails the same way
 const ort = await import(pathToFileURL(resolve(job.ortDir, job.file)).href);
 ort.env.wasm.numThreads = 1; // the WASM reference only; Node has no threaded-WASM workers here
@@ -57,13 +58,20 @@ const base = { graphOptimizationLevel: 'all', logSeverityLevel: 3 };
 const webgpu = { ...base, executionProviders: ['webgpu'] };
 /**
  * Counts compute dispatches by the label of the pipeline set before them (ORT names its
- * pipelines after the program: 'MatMul', 'Transpose', ...). `take()` returns what was counted
- * since the last take: { total, kernels: { label: n } }.
+ * pipelines after the program: 'MatMul', 'Transpose', ...), and queue submits (the forward's own,
+ * and the read-back's). `take()` returns what was counted since the last take:
+ * { total, kernels: { label: n }, submits }.
  */
-function countDispatches(PassEncoder) {
+function countDispatches(PassEncoder, Queue) {
   const { setPipeline, dispatchWorkgroups } = PassEncoder.prototype;
+  const { submit } = Queue.prototype;
   const current = new WeakMap();
   let kernels = {};
+  let submits = 0;
+  Queue.prototype.submit = function (...args) {
+    submits++;
+    return submit.apply(this, args);
+  };
   PassEncoder.prototype.setPipeline = function (pipeline) {
     current.set(this, pipeline?.label || '(unlabelled)');
     return setPipeline.call(this, pipeline);
@@ -75,9 +83,10 @@ function countDispatches(PassEncoder) {
   };
   return {
     take() {
-      const taken = kernels;
+      const taken = { total: Object.values(kernels).reduce((a, b) => a + b, 0), kernels, submits };
       kernels = {};
-      return { total: Object.values(taken).reduce((a, b) => a + b, 0), kernels: taken };
+      submits = 0;
+      return taken;
     },
   };
 }
@@ -316,8 +325,8 @@ async function measure(mode, m, bytes) {
       for (let i = 0; i < last.length; i++) diff = Math.max(diff, Math.abs(ref.denoised[i] - last[i]));
       const q = quartiles(times);
       const first = batch === job.batches[0];
-      row.batches[batch] = { ...q, ms_per_image: q.median_ms / batch, max_abs_diff_vs_wasm: diff, dispatches: counted.total, ...(first ? { kernels: counted.kernels } : {}) };
-      say(mode, `${m.id}, batch ${batch}: median ${q.median_ms.toFixed(2)} ms/forward, ${counted.total} dispatches, max |webgpu - wasm| ${diff.toExponential(1)}`);
+      row.batches[batch] = { ...q, ms_per_image: q.median_ms / batch, max_abs_diff_vs_wasm: diff, dispatches: counted.total, submits: counted.submits, ...(first ? { kernels: counted.kernels } : {}) };
+      say(mode, `${m.id}, batch ${batch}: median ${q.median_ms.toFixed(2)} ms/forward, ${counted.total} dispatches, ${counted.submits} submits, max |webgpu - wasm| ${diff.toExponential(1)}`);
     } catch (e) {
       row.batches[batch] = { error: message(e) };
       say(mode, `${m.id}, batch ${batch}: ${row.batches[batch].error}`);
