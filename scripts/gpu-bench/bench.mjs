@@ -293,10 +293,11 @@ export function formatTable(results) {
   lines.push(`${machine.gpu ?? '?'}; WebGPU adapter ${a.vendor} ${a.architecture} (${a.description})${a.is_fallback ? ' — SOFTWARE, not a GPU' : ''}; ${machine.webgpu.package}, Node ${machine.node}, onnxruntime-web ${results.onnxruntime_web ?? '?'}; ${machine.cpu}.`);
   lines.push(`Median ms per forward (ms per image) over ${results.runs} runs after ${results.warmup} warm-up, 'denoised' only; WebGPU includes reading the output back.`);
   const cell = (t) => (!t ? '–' : t.error ? 'error' : `${t.median_ms.toFixed(2)} (${(t.median_ms / t.batch_size).toFixed(2)})`);
-  lines.push(['model'.padEnd(15), 'runtime'.padEnd(24), ...results.batches.map((b) => `batch ${b}`.padStart(18))].join(''));
+  const width = Math.max(24, ...results.models.flatMap((m) => Object.keys(m.ms_per_forward).map((name) => name.length + 2)));
+  lines.push(['model'.padEnd(15), 'runtime'.padEnd(width), ...results.batches.map((b) => `batch ${b}`.padStart(18))].join(''));
   for (const m of results.models) {
     for (const [name, byBatch] of Object.entries(m.ms_per_forward)) {
-      lines.push([m.id.padEnd(15), name.padEnd(24), ...results.batches.map((b) => cell(byBatch[b] && { ...byBatch[b], batch_size: b }).padStart(18))].join(''));
+      lines.push([m.id.padEnd(15), name.padEnd(width), ...results.batches.map((b) => cell(byBatch[b] && { ...byBatch[b], batch_size: b }).padStart(18))].join(''));
     }
     for (const [name, error] of Object.entries(m.errors)) lines.push(`${m.id.padEnd(15)}${name.padEnd(24)}failed: ${error}`);
   }
