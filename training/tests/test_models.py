@@ -212,12 +212,14 @@ def test_export_parity(name, tmp_path):
 
     graph = onnx.load(str(tmp_path / "m.onnx")).graph
     ops = [node.op_type for node in graph.node]
-    # the export form is what ships: one transposed convolution per upsampling, GroupNorm's affine as one
-    # BatchNormalization, each block's residual sum and LayerNorm as one SkipLayerNormalization
+    # the export form is what ships: one transposed convolution per upsampling, GroupNorm as one LayerNormalization
+    # over each group and one BatchNormalization for its affine, each block's residual sum and LayerNorm as one
+    # SkipLayerNormalization
     config = model.config
+    blocks, group_norms = 2 * len(config.channels), 2 * len(config.channels) + 1  # encoder + decoder; + the head's
     assert ops.count("ConvTranspose") == len(config.channels) - 1 and "Resize" not in ops and "DepthToSpace" not in ops
-    assert ops.count("BatchNormalization") == ops.count("InstanceNormalization") == 2 * len(config.channels) + 1
-    assert ops.count("SkipLayerNormalization") == ops.count("LayerNormalization") == 2 * len(config.channels)
+    assert ops.count("BatchNormalization") == group_norms and "InstanceNormalization" not in ops
+    assert ops.count("SkipLayerNormalization") == blocks and ops.count("LayerNormalization") == blocks + group_norms
     for node in graph.node:
         if node.op_type == "SkipLayerNormalization":  # mean and inverse std: not computed
             assert list(node.output[1:3]) == ["", ""] and node.output[3]

@@ -14,9 +14,10 @@ from torch import nn
 class GroupNorm(nn.GroupNorm):
     """GN(x) = gamma * (x - mu_g) / sqrt(var_g + eps) + beta, statistics per sample and group of channels.
 
-    torch.onnx writes the per-channel affine as a Mul and an Add. With `export_form` it is one BatchNormalization
-    node instead, with mean 0, variance 1 and epsilon 0, which computes (x - 0) / sqrt(1 + 0) * gamma + beta:
-    the same arithmetic. The parameters and checkpoints are nn.GroupNorm's.
+    torch.onnx writes it as an InstanceNormalization between two reshapes and the per-channel affine as a Mul and an
+    Add. With `export_form` the statistics are one LayerNormalization over each group (_GroupStatistics) and the
+    affine one BatchNormalization node with mean 0, variance 1 and epsilon 0, which computes
+    (x - 0) / sqrt(1 + 0) * gamma + beta: the same arithmetic. The parameters and checkpoints are nn.GroupNorm's.
     """
 
     export_form = False
@@ -29,9 +30,34 @@ class GroupNorm(nn.GroupNorm):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.export_form:
             return super().forward(x)
-        normed = F.group_norm(x, self.num_groups, eps=self.eps)  # (B, C, H, W), no affine
+        if torch.onnx.is_in_onnx_export():
+            length = int(x.shape[1]) // self.num_groups * int(x.shape[2]) * int(x.shape[3])  # C/G * H * W, fixed
+            normed = _GroupStatistics.apply(x, self.num_groups, length, self.eps)  # (B, C, H, W), no affine
+        else:
+            normed = F.group_norm(x, self.num_groups, eps=self.eps)
         return F.batch_norm(normed, self.zero_mean, self.unit_variance, self.weight, self.bias, training=False,
                             momentum=0.0, eps=0.0)
+
+
+class _GroupStatistics(torch.autograd.Function):
+    """(x - mu_g) / sqrt(var_g + eps), GroupNorm without its affine, written as one LayerNormalization over each
+    group's C/G * H * W values: x (B, C, H, W) -> (B, G, C/G*H*W) -> LayerNormalization(axis -1, unit scale) -> back.
+    torch.onnx writes group_norm as an InstanceNormalization between two reshapes, which onnxruntime's WebGPU provider
+    in its default channels-last layout wraps in four transposes (the reshapes need channels-first, and it runs
+    InstanceNormalization channels-last); a LayerNormalization is layout-free. Used only while exporting."""
+
+    @staticmethod
+    def forward(ctx, x, groups: int, length: int, eps: float):
+        return F.group_norm(x, groups, eps=eps)
+
+    @staticmethod
+    def symbolic(g, x, groups: int, length: int, eps: float):
+        grouped = g.op("Reshape", x, g.op("Constant", value_t=torch.tensor([0, groups, length])))  # (B, G, C/G*H*W)
+        scale = g.op("Constant", value_t=torch.ones(length))
+        normed = g.op("LayerNormalization", grouped, scale, axis_i=-1, epsilon_f=eps)
+        out = g.op("Reshape", normed, g.op("Shape", x))  # (B, C, H, W)
+        out.setType(x.type())
+        return out
 
 
 class _SkipLayerNorm(torch.autograd.Function):
