@@ -120,22 +120,15 @@ def drop_unused_outputs(path: Path) -> int:
 
 
 def store_float16(path: Path, min_elements: int = FLOAT16_MIN_ELEMENTS) -> int:
-    """Rewrite the ONNX file with each float32 initializer (or Constant node) of at least `min_elements` elements
-    stored as float16, W16 = float16(W), read through a node Cast(W16) -> float32 under W's own name, so that every
-    consumer is unchanged. onnxruntime folds those Casts when it loads the file: same graph, same speed, half the bytes.
+    """Rewrite the ONNX file with each float32 initializer of at least `min_elements` elements stored as float16,
+    W16 = float16(W), read through a node Cast(W16) -> float32 under W's own name, so that every consumer is
+    unchanged. onnxruntime folds those Casts when it loads the file: same graph, same speed, half the bytes.
     Returns how many tensors were converted."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     model = onnx.load(str(path))
     graph = model.graph
-    # Large constants written as Constant nodes (the export form's unit LayerNormalization scales) are weights too.
-    constants = [node for node in graph.node if node.op_type == "Constant" and node.attribute[0].name == "value"
-                 and node.attribute[0].t.data_type == TensorProto.FLOAT
-                 and int(np.prod(node.attribute[0].t.dims)) >= min_elements]
-    for node in constants:
-        graph.initializer.append(numpy_helper.from_array(numpy_helper.to_array(node.attribute[0].t), node.output[0]))
-        graph.node.remove(node)
     kept, casts = [], []
     for init in graph.initializer:
         if init.data_type == TensorProto.FLOAT and int(np.prod(init.dims)) >= min_elements:

@@ -53,7 +53,8 @@ class _GroupStatistics(torch.autograd.Function):
     @staticmethod
     def symbolic(g, x, groups: int, length: int, eps: float):
         grouped = g.op("Reshape", x, g.op("Constant", value_t=torch.tensor([0, groups, length])))  # (B, G, C/G*H*W)
-        scale = g.op("Constant", value_t=torch.ones(length))
+        # A unit scale of `length` ones, as a ConstantOfShape (onnxruntime folds it at load) rather than stored ones.
+        scale = g.op("ConstantOfShape", g.op("Constant", value_t=torch.tensor([length])), value_t=torch.ones(1))
         normed = g.op("LayerNormalization", grouped, scale, axis_i=-1, epsilon_f=eps)
         out = g.op("Reshape", normed, g.op("Shape", x))  # (B, C, H, W)
         out.setType(x.type())
