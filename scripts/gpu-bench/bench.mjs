@@ -44,7 +44,7 @@ export const DEFAULT_BUNDLES = ['jsep', 'webgpu'];
  * Bundles that are another bundle with one constant changed, for an experiment; the bench writes the
  * changed copy into its scratch folder beside links to the bundle's glue (`glue`, which it loads from
  * beside itself). `jsep-1submit`: JSEP ends its compute pass and submits its command buffer every
- * `maxDispatchNumber` (16) dispatches, so a forward of ~220 dispatches is ~14 queue submits; this copy
+ * `maxDispatchNumber` (16) dispatches, so a forward of ~200 dispatches is ~13 queue submits; this copy
  * raises the number past any forward's dispatches, so a forward is one pass and one submit (less memory
  * reuse within a forward: buffers freed in it return to the pool at the flush). Whether the submits cost
  * time on a GPU is the question it asks (docs/gpu-bench.md).
