@@ -170,7 +170,8 @@ function readJson(path) {
 function runBundle(bundle, options, models, scratch) {
   const out = join(scratch, `${bundle}.json`);
   const id = { bundle, file: BUNDLES[bundle] };
-  const job = { ...id, modes: options.modes, ortDir: options.ortDir, webgpuDir: options.webgpuDir, allowFallback: options.allowFallback, runs: options.runs, warmup: options.warmup, batches: options.batches, models, out, imageRuns: options.imageRuns, imageRepeats: options.imageRepeats, sampling: options.sampling };
+  // Whole images also through the app's graph capture on the bundles that run it (the JSEP ones).
+  const job = { ...id, imageCapture: BUNDLES[bundle] === BUNDLES.jsep, modes: options.modes, ortDir: options.ortDir, webgpuDir: options.webgpuDir, allowFallback: options.allowFallback, runs: options.runs, warmup: options.warmup, batches: options.batches, models, out, imageRuns: options.imageRuns, imageRepeats: options.imageRepeats, sampling: options.sampling };
   if (!existsSync(join(options.ortDir, job.file))) return options.modes.map((mode) => ({ ...id, mode, error: `${join(options.ortDir, job.file)} is missing (--ort names onnxruntime-web's dist folder)` }));
   if (PATCHES[bundle]) {
     try {
@@ -206,7 +207,9 @@ export function childResult(id, modes, finished, written, stderr, exit) {
     return finished || mode !== current ? entry : { ...entry, unfinished: error };
   });
   // Whole images belong to the bundle, not to a mode: they ride on its first entry.
-  if (written?.image_runs) entries[0] = { ...entries[0], image_runs: finished ? written.image_runs : { ...written.image_runs, unfinished: error } };
+  for (const key of ['image_runs', 'image_runs_capture']) {
+    if (written?.[key]) entries[0] = { ...entries[0], [key]: finished ? written[key] : { ...written[key], unfinished: error } };
+  }
   return entries;
 }
 
@@ -242,8 +245,10 @@ export function assemble({ options, models, adapter, bundles, cuda, webgpuVersio
     const graphDiff = cuda.models?.[m.id]?.graph_vs_eager_max_abs_diff;
     const images = {};
     for (const b of bundles) {
-      const runs = b.image_runs?.models?.[m.id];
-      if (runs || b.image_runs?.error) images[runtimeKey(b.bundle, 'plain')] = runs ?? { error: b.image_runs.error };
+      for (const [key, mode] of [['image_runs', 'plain'], ['image_runs_capture', 'capture']]) {
+        const runs = b[key]?.models?.[m.id];
+        if (runs || b[key]?.error) images[runtimeKey(b.bundle, mode)] = runs ?? { error: b[key].error };
+      }
     }
     return {
       id: m.id, dataset: m.dataset, variant: m.variant, ms_per_forward: ms, errors,
@@ -312,7 +317,7 @@ export function formatTable(results) {
   }
   const imageRows = results.models.flatMap((m) => Object.entries(m.ms_per_image_run ?? {}).flatMap(([name, runs]) => (runs.error ? [`${m.id.padEnd(15)}${name.padEnd(24)}whole images failed: ${runs.error}`] : Object.entries(runs).map(([key, t]) => `${m.id.padEnd(15)}${name.padEnd(24)}${key.padEnd(26)}${t.error ? `failed: ${t.error}` : `${t.median_ms.toFixed(1)} ms per run [${t.q25_ms.toFixed(1)}–${t.q75_ms.toFixed(1)}], ${t.forwards} forwards, ${t.network_images} images, max |webgpu - wasm| ${t.max_abs_diff_vs_wasm.toExponential(1)}`}`))));
   const { class: label, guidance, repeats, warmup } = results.image_runs ?? {};
-  if (imageRows.length) lines.push(`Whole images (the app's samplers, CPU tensors; SAMPLER:STEPS:GUIDE:BATCH, class ${label}, guidance ${guidance}; median of ${repeats} after ${warmup} warm-up):`, ...imageRows);
+  if (imageRows.length) lines.push(`Whole images (the app's samplers; CPU tensors, or the app's graph capture in the _capture rows; SAMPLER:STEPS:GUIDE:BATCH, class ${label}, guidance ${guidance}; median of ${repeats} after ${warmup} warm-up):`, ...imageRows);
   if (results.pytorch.skipped) lines.push(`PyTorch CUDA: skipped (${results.pytorch.skipped})`);
   else lines.push(`PyTorch ${results.pytorch.torch}, CUDA ${results.pytorch.cuda}, ${results.pytorch.dtype}, TF32 ${results.pytorch.tf32 ? 'on' : 'off'}, weights ${[...new Set(Object.values(results.pytorch.weights ?? {}))].join(' / ')}`);
   const batchErrors = results.models.flatMap((m) => Object.entries(m.ms_per_forward).flatMap(([name, byBatch]) => Object.entries(byBatch).filter(([, t]) => t.error).map(([b, t]) => `${m.id} ${name} batch ${b}: ${t.error}`)));

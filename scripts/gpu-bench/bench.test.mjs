@@ -246,19 +246,51 @@ test('timeImageRun: the app\'s samplers, bundled, drive a session; forwards, ima
   assert.ok(t.median_ms > 0);
   const every = await timeImageRun({ ort, session, referenceSession, sampling, model, run: parseImageRuns('dpmpp-2m:3:every:2')[0], edm: e.edm, runs: 1, warmup: 0 });
   assert.equal(every.network_images, 12);
+  assert.equal(typeof sampling.CapturedGraph?.create, 'function'); // the app's graph capture travels in the bundle
+
+  // With `capture`, the forwards go through the app's CapturedGraph: one graph per batch size met (2 and 4
+  // here), made once with every output's dims at that size, kept across runs, released at the end. A stand-in
+  // graph runs the WASM session, so the run is the same bit for bit.
+  const made = [];
+  let released = 0;
+  class StandIn {
+    static async create(ortModule, modelBytes, n, chw, dims) {
+      assert.equal(ortModule, ort);
+      assert.equal(modelBytes, bytes);
+      assert.deepEqual(chw, [1, 32, 32]);
+      assert.deepEqual(dims.get('denoised'), [n, 1, 32, 32]);
+      made.push(n);
+      return new StandIn(n);
+    }
+    constructor(n) { this.n = n; }
+    async run(x, sigma, labels, extra) {
+      assert.ok(sigma instanceof Float32Array && labels instanceof Int32Array && extra.length === 0 && labels.length === this.n);
+      const out = await session.run({ x: new ort.Tensor('float32', x, [this.n, 1, 32, 32]), sigma: new ort.Tensor('float32', sigma, [this.n]), class_label: new ort.Tensor('int64', BigInt64Array.from(labels, BigInt), [this.n]) }, ['denoised']);
+      return { denoised: out.denoised.data, outputs: new Map() };
+    }
+    async release() { released++; }
+  }
+  const captured = await timeImageRun({ ort, session, referenceSession, sampling: { ...sampling, CapturedGraph: StandIn }, model, run, edm: e.edm, runs: 2, warmup: 1, capture: { bytes } });
+  assert.deepEqual(made, [2, 4]);
+  assert.equal(released, 2);
+  assert.equal(captured.forwards, 3);
+  assert.equal(captured.max_abs_diff_vs_wasm, 0);
 });
 
 test('whole images ride on the bundle\'s first entry, then on each model in the results and the table', () => {
   const id = { bundle: 'jsep', file: BUNDLES.jsep };
   const images = { models: { a: { 'heun:18:every:1': { median_ms: 700, q25_ms: 690, q75_ms: 710, runs: 5, forwards: 35, network_images: 70, max_abs_diff_vs_wasm: 2e-6 } } } };
-  const written = { ...id, version: '1.30.0', modes: { plain: { models: {} }, 'gpu-io': { models: {} } }, image_runs: images };
+  const captured = { models: { a: { 'heun:18:every:1': { median_ms: 240, q25_ms: 230, q75_ms: 250, runs: 5, forwards: 35, network_images: 70, max_abs_diff_vs_wasm: 2e-6 } } } };
+  const written = { ...id, version: '1.30.0', modes: { plain: { models: {} }, 'gpu-io': { models: {} } }, image_runs: images, image_runs_capture: captured };
   const entries = childResult(id, ['plain', 'gpu-io'], true, written, '', 0);
   assert.deepEqual(entries[0].image_runs, images);
+  assert.deepEqual(entries[0].image_runs_capture, captured);
   assert.equal(entries[1].image_runs, undefined);
   const options = { batches: [1], runs: 3, warmup: 1, imageRuns: parseImageRuns('heun:18:every:1'), imageRepeats: 5 };
   const adapter = { vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H200', is_fallback: false };
   const r = assemble({ options, models: [{ id: 'a' }], adapter, bundles: entries, cuda: { skipped: '--no-cuda' }, webgpuVersion: '0.6.2', measuredAt: 'now' });
-  assert.deepEqual(r.models[0].ms_per_image_run, { webgpu_jsep: images.models.a });
+  assert.deepEqual(r.models[0].ms_per_image_run, { webgpu_jsep: images.models.a, webgpu_jsep_capture: captured.models.a });
+  assert.match(formatTable(r), /^a\s+webgpu_jsep_capture\s+heun:18:every:1\s+240\.0 ms per run/m);
   assert.deepEqual(r.image_runs.runs, ['heun:18:every:1']);
   assert.match(formatTable(r), /^a\s+webgpu_jsep\s+heun:18:every:1\s+700\.0 ms per run \[690\.0–710\.0\], 35 forwards, 70 images, max \|webgpu - wasm\| 2\.0e-6$/m);
 });

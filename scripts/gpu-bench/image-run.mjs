@@ -1,8 +1,9 @@
 // Whole images, as the app makes them: the app's own samplers (src/sampling/, bundled into one ES
 // module by bundleSampling) driving an onnxruntime-web session through CPU tensors, one session.run
-// per model evaluation, guidance as one forward of 2B inside the run's guide. Timed click-free: from
-// the first evaluation to the final x. run-bundle.mjs times these on WebGPU and checks the final x
-// against the same run on the same bundle's WASM backend.
+// per model evaluation, guidance as one forward of 2B inside the run's guide; or, as the app runs
+// WebGPU, through its graph capture (src/inference/graph-capture.ts, bundled with them). Timed
+// click-free: from the first evaluation to the final x. run-bundle.mjs times these on WebGPU and
+// checks the final x against the same run on the same bundle's WASM backend.
 import { readFileSync } from 'node:fs';
 import { quartiles } from '../stats.mjs';
 import { BenchError } from './webgpu-node.mjs';
@@ -55,6 +56,41 @@ function sessionDenoiser(ort, session, model, counts) {
   };
 }
 
+/**
+ * The denoiser the samplers call over the app's graph capture (src/inference/graph-capture.ts, bundled
+ * with the samplers): one captured session per batch size met, made on first use with every output
+ * bound to a GPU buffer as the app binds them, then replayed. `dimsAt(n)` gives every output's dims
+ * at batch n; `graphs` (batch -> graph) outlives the run so that later runs replay.
+ */
+function capturedDenoiser(ort, bytes, sampling, model, counts, graphs, dimsAt) {
+  const chw = [model.channels, model.resolution, model.resolution];
+  return async (x, sigma, labels) => {
+    const n = labels.length;
+    counts.forwards += 1;
+    counts.images += n;
+    if (!graphs.has(n)) graphs.set(n, await sampling.CapturedGraph.create(ort, bytes, n, chw, await dimsAt(n)));
+    const out = await graphs.get(n).run(x, Float32Array.from(sigma), Int32Array.from(labels), []);
+    return out.denoised;
+  };
+}
+
+/** Every output's dims at batch n, from one forward of `session` (the WASM reference). */
+function outputDims(ort, session, model) {
+  const cache = new Map();
+  return async (n) => {
+    if (!cache.has(n)) {
+      const size = n * model.channels * model.resolution * model.resolution;
+      const out = await session.run({
+        x: new ort.Tensor('float32', new Float32Array(size), [n, model.channels, model.resolution, model.resolution]),
+        sigma: new ort.Tensor('float32', new Float32Array(n).fill(1), [n]),
+        class_label: new ort.Tensor('int64', new BigInt64Array(n), [n]),
+      });
+      cache.set(n, new Map(Object.entries(out).map(([name, t]) => [name, t.dims])));
+    }
+    return cache.get(n);
+  };
+}
+
 /** One image run's options: IMAGE_RUN_SETTINGS (no class for an unconditional model) and EDM's constants. */
 function sampleOptions(model, run, edm) {
   const { seed, class: label, guidance } = IMAGE_RUN_SETTINGS;
@@ -73,20 +109,29 @@ function sampleOptions(model, run, edm) {
  * Times `runs` image runs (after `warmup`) of `run` on `session`: median [IQR] ms per run, forwards
  * and images through the network per run, and the largest difference of the final x from
  * `referenceSession`'s run (the same bundle's WASM backend). `sampling` is the bundled module
- * (SAMPLERS, GUIDES); `edm` the manifest's constants.
+ * (SAMPLERS, GUIDES, CapturedGraph); `edm` the manifest's constants. With `capture` ({ bytes }: the
+ * model file) the forwards go through the app's graph capture instead of `session`, as the app runs
+ * WebGPU: the warm-up runs record each batch size's graph, the timed runs replay.
  */
-export async function timeImageRun({ ort, session, referenceSession, sampling, model, run, edm, runs, warmup }) {
+export async function timeImageRun({ ort, session, referenceSession, sampling, model, run, edm, runs, warmup, capture = null }) {
   const opts = { ...sampleOptions(model, run, edm), guidanceInterval: sampling.GUIDES[run.guide].interval };
   const sample = sampling.SAMPLERS[run.sampler];
   const reference = await sample(sessionDenoiser(ort, referenceSession, model, { forwards: 0, images: 0 }), opts);
   const times = [];
   let last;
   let counts;
-  for (let i = 0; i < warmup + runs; i++) {
-    counts = { forwards: 0, images: 0 };
-    const t0 = performance.now();
-    last = await sample(sessionDenoiser(ort, session, model, counts), opts);
-    if (i >= warmup) times.push(performance.now() - t0);
+  const graphs = new Map(); // with `capture` ({ bytes }): the app's captured sessions, one per batch size
+  const dimsAt = capture && outputDims(ort, referenceSession, model);
+  try {
+    for (let i = 0; i < warmup + runs; i++) {
+      counts = { forwards: 0, images: 0 };
+      const denoise = capture ? capturedDenoiser(ort, capture.bytes, sampling, model, counts, graphs, dimsAt) : sessionDenoiser(ort, session, model, counts);
+      const t0 = performance.now();
+      last = await sample(denoise, opts);
+      if (i >= warmup) times.push(performance.now() - t0);
+    }
+  } finally {
+    for (const graph of graphs.values()) await graph.release().catch(() => undefined);
   }
   let diff = 0;
   for (let k = 0; k < last.length; k++) diff = Math.max(diff, Math.abs(last[k] - reference[k]));
@@ -96,7 +141,7 @@ export async function timeImageRun({ ort, session, referenceSession, sampling, m
 
 /**
  * Bundles the app's samplers and guides (src/sampling/samplers.ts, src/sampling/heun.ts, with the
- * contract they read) into one ES module at `outFile`, with rolldown (a dependency of Vite):
+ * contract they read) and its graph capture (src/inference/graph-capture.ts) into one ES module at `outFile`, with rolldown (a dependency of Vite):
  * prepare.sh carries it to the GPU machine, which has no node_modules.
  */
 export async function bundleSampling(root, outFile) {
@@ -108,7 +153,7 @@ export async function bundleSampling(root, outFile) {
       {
         name: 'app-sampling',
         resolveId: (id) => (id === entry ? entry : null),
-        load: (id) => (id === entry ? `export { SAMPLERS, evaluationsPerRun } from ${JSON.stringify(`${root}/src/sampling/samplers.ts`)};\nexport { GUIDES } from ${JSON.stringify(`${root}/src/sampling/heun.ts`)};\n` : null),
+        load: (id) => (id === entry ? `export { SAMPLERS, evaluationsPerRun } from ${JSON.stringify(`${root}/src/sampling/samplers.ts`)};\nexport { GUIDES } from ${JSON.stringify(`${root}/src/sampling/heun.ts`)};\nexport { CapturedGraph } from ${JSON.stringify(`${root}/src/inference/graph-capture.ts`)};\n` : null),
       },
     ],
     resolve: { alias: { '@': `${root}/src` } },

@@ -352,27 +352,35 @@ if (job.imageRuns?.length) await imageRuns();
 writeFileSync(job.out, JSON.stringify(result));
 process.exit(0); // Dawn's device keeps the event loop alive
 
-/** Whole images per model on a plain WebGPU session (the app's path), each checked against WASM. */
+/**
+ * Whole images per model on a plain WebGPU session, each checked against WASM; where `job.imageCapture`
+ * (the JSEP bundles, which the app runs) also through the app's graph capture (`image_runs_capture`).
+ */
 async function imageRuns() {
   result.image_runs = { models: {} };
+  if (job.imageCapture) result.image_runs_capture = { models: {} };
   try {
     const sampling = await import(pathToFileURL(job.sampling).href);
     for (const m of job.models) {
       const bytes = readFileSync(m.path);
       const session = await ort.InferenceSession.create(bytes, webgpu);
       const referenceSession = await ort.InferenceSession.create(bytes, { ...base, executionProviders: ['wasm'] });
-      const rows = (result.image_runs.models[m.id] = {});
+      const kinds = [['plain', result.image_runs, null], ...(job.imageCapture ? [['capture', result.image_runs_capture, { bytes }]] : [])];
       try {
         for (const run of job.imageRuns) {
-          try {
-            rows[run.key] = await timeImageRun({ ort, session, referenceSession, sampling, model: m, run, edm: m.edm, runs: job.imageRepeats, warmup: IMAGE_RUN_SETTINGS.warmup });
-            const t = rows[run.key];
-            say('image', `${m.id}, ${run.key}: median ${t.median_ms.toFixed(1)} ms per run (${t.forwards} forwards, ${t.network_images} images), max |webgpu - wasm| ${t.max_abs_diff_vs_wasm.toExponential(1)}`);
-          } catch (e) {
-            rows[run.key] = { error: message(e) };
-            say('image', `${m.id}, ${run.key}: ${rows[run.key].error}`);
+          for (const [kind, into, capture] of kinds) {
+            const rows = (into.models[m.id] ??= {});
+            const label = `${m.id}, ${run.key}${capture ? ', graph capture' : ''}`;
+            try {
+              rows[run.key] = await timeImageRun({ ort, session, referenceSession, sampling, model: m, run, edm: m.edm, runs: job.imageRepeats, warmup: IMAGE_RUN_SETTINGS.warmup, capture });
+              const t = rows[run.key];
+              say('image', `${label}: median ${t.median_ms.toFixed(1)} ms per run (${t.forwards} forwards, ${t.network_images} images), max |webgpu - wasm| ${t.max_abs_diff_vs_wasm.toExponential(1)}`);
+            } catch (e) {
+              rows[run.key] = { error: message(e) };
+              say('image', `${label} (${kind}): ${rows[run.key].error}`);
+            }
+            writeFileSync(job.out, JSON.stringify(result));
           }
-          writeFileSync(job.out, JSON.stringify(result));
         }
       } finally {
         await session.release().catch(() => undefined);
@@ -381,6 +389,7 @@ async function imageRuns() {
     }
   } catch (e) {
     result.image_runs.error = message(e);
+    if (result.image_runs_capture) result.image_runs_capture.error = result.image_runs.error;
     say('image', result.image_runs.error);
   }
 }
