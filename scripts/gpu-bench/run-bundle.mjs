@@ -365,10 +365,10 @@ async function imageRuns() {
       const bytes = readFileSync(m.path);
       const session = await ort.InferenceSession.create(bytes, webgpu);
       const referenceSession = await ort.InferenceSession.create(bytes, { ...base, executionProviders: ['wasm'] });
-      const kinds = [['plain', result.image_runs, null], ...(job.imageCapture ? [['capture', result.image_runs_capture, { bytes }]] : [])];
+      const kinds = [[result.image_runs, null], ...(job.imageCapture ? [[result.image_runs_capture, { bytes }]] : [])];
       try {
         for (const run of job.imageRuns) {
-          for (const [kind, into, capture] of kinds) {
+          for (const [into, capture] of kinds) {
             const rows = (into.models[m.id] ??= {});
             const label = `${m.id}, ${run.key}${capture ? ', graph capture' : ''}`;
             try {
@@ -377,7 +377,7 @@ async function imageRuns() {
               say('image', `${label}: median ${t.median_ms.toFixed(1)} ms per run (${t.forwards} forwards, ${t.network_images} images), max |webgpu - wasm| ${t.max_abs_diff_vs_wasm.toExponential(1)}`);
             } catch (e) {
               rows[run.key] = { error: message(e) };
-              say('image', `${label} (${kind}): ${rows[run.key].error}`);
+              say('image', `${label}: ${rows[run.key].error}`);
             }
             writeFileSync(job.out, JSON.stringify(result));
           }

@@ -197,7 +197,7 @@ def test_every_upsampling_form_is_upsample_then_convolve(form, conv, size):
 
 @pytest.mark.parametrize("name", TINY)
 def test_export_parity(name, tmp_path):
-    from diffit.export import check_parity, export_onnx
+    from diffit.export import FLOAT16_MIN_ELEMENTS, check_parity, export_onnx
 
     torch.manual_seed(0)
     model = build_model(name).eval()
@@ -224,7 +224,7 @@ def test_export_parity(name, tmp_path):
         if node.op_type == "SkipLayerNormalization":  # mean and inverse std: not computed
             assert list(node.output[1:3]) == ["", ""] and node.output[3]
         if node.op_type == "Constant":  # no large tensor escapes the float16 storage as a Constant node
-            assert int(np.prod(node.attribute[0].t.dims)) < 1024, node.output[0]
+            assert int(np.prod(node.attribute[0].t.dims)) < FLOAT16_MIN_ELEMENTS, node.output[0]
 
 
 def test_every_shipped_model_is_tested():

@@ -70,7 +70,7 @@ class TMSA(nn.Module):
     """
 
     fused = False
-    fold_scale = False  # set by models.export_form: 1/sqrt(d) folded into W_q
+    fold_scale = False  # set by models.unet.use_export_form: 1/sqrt(d) folded into W_q
 
     def __init__(self, dim: int, time_dim: int, heads: int, window: int):
         super().__init__()

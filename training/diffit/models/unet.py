@@ -132,9 +132,10 @@ def use_subpixel_upsampling(model: nn.Module, subpixel: bool = True) -> nn.Modul
 
 def use_export_form(model: nn.Module, on: bool = True) -> nn.Module:
     """Switch `model` to the form `diffit.export` writes (or back): the same function in fewer graph nodes, hence fewer
-    GPU dispatches in the browser. Upsampling as one transposed convolution, GroupNorm's affine as one
-    BatchNormalization, 1/sqrt(d) folded into W_q. (The residual sum and LayerNorm of each DiffiT block are written as
-    one SkipLayerNormalization whenever a graph is exported: norms.skip_layer_norm.)"""
+    GPU dispatches in the browser. Upsampling as one transposed convolution, GroupNorm as one LayerNormalization
+    over each group and one BatchNormalization for its affine, 1/sqrt(d) folded into W_q. (The residual sum and
+    LayerNorm of each DiffiT block are written as one SkipLayerNormalization whenever a graph is exported:
+    norms.skip_layer_norm.)"""
     use_upsampling_form(model, "transposed" if on else "nearest")
     for module in model.modules():
         if isinstance(module, GroupNorm):
