@@ -11,7 +11,7 @@
 //      (training/scripts/bench_cuda.py; skipped with its reason where there is no CUDA);
 //   3. one table, and bench/gpu-results.json with the hardware named.
 //
-// Usage: node scripts/gpu-bench/bench.mjs [--models diffit-fmnist,dws-fmnist,diffip-fmnist | all]
+// Usage: node scripts/gpu-bench/bench.mjs [--models diffit-fmnist,dws-fmnist,diffip-fmnist | all; <id>@f16: F16_SUFFIX]
 //   [--batches 1,2,8] [--runs 30] [--warmup 3] [--bundles jsep,webgpu (default; also jsep-1submit, PATCHES)] [--modes plain,gpu-io,capture,capture-nchw]
 //   [--timeout 180 (seconds per bundle process)] [--model-dir public/models]
 //   [--ort node_modules/onnxruntime-web/dist] [--webgpu .carry/gpu-bench/node_modules/webgpu]
@@ -131,16 +131,34 @@ export function parseArgs(argv) {
   };
 }
 
+/**
+ * Float16 compute (`<id>@f16` in --models): the shipped file rewritten by `python -m diffit.float16_graph` so that
+ * the network computes in float16 on adapters with `shader-f16` (inputs and outputs stay float32). The rewritten
+ * file lies beside the shipped one as `<file>.f16.onnx` (prepare.sh writes it) and names the shipped file's sha256
+ * in its metadata (`float16_compute_of`); its rows are checked against the shipped float32 file on WASM.
+ */
+export const F16_SUFFIX = '@f16';
+export const f16File = (file) => file.replace(/\.onnx$/, '.f16.onnx');
+
 /** The manifest entries to run, each with its ONNX file checked against the manifest's sha256. */
 export function selectModels(manifest, ids, modelDir) {
-  const entries = ids.length === 1 && ids[0] === 'all' ? manifest.models : ids.map((id) => manifest.models.find((m) => m.id === id) ?? id);
-  return entries.map((e) => {
-    if (typeof e === 'string') throw new BenchError(`no model ${e} in the manifest; choose from ${manifest.models.map((m) => m.id).join(', ')}`);
+  const wanted = ids.length === 1 && ids[0] === 'all' ? manifest.models.map((m) => m.id) : ids;
+  return wanted.map((wantedId) => {
+    const f16 = wantedId.endsWith(F16_SUFFIX);
+    const baseId = f16 ? wantedId.slice(0, -F16_SUFFIX.length) : wantedId;
+    const e = manifest.models.find((m) => m.id === baseId);
+    if (!e) throw new BenchError(`no model ${baseId} in the manifest; choose from ${manifest.models.map((m) => m.id).join(', ')} (each also as <id>${F16_SUFFIX})`);
     const path = join(modelDir, e.file);
     if (!existsSync(path)) throw new BenchError(`${path} is missing (--model-dir names the folder with the ONNX files)`);
     const sha = createHash('sha256').update(readFileSync(path)).digest('hex');
     if (e.sha256 && sha !== e.sha256) throw new BenchError(`${path} is not the manifest's ${e.id} (sha256 differs)`);
-    return { id: e.id, variant: e.variant, dataset: e.dataset, path, channels: e.channels, resolution: e.resolution, numClasses: e.num_classes, edm: e.edm };
+    const model = { id: wantedId, baseId, precision: f16 ? 'float16' : 'float32', variant: e.variant, dataset: e.dataset, path, channels: e.channels, resolution: e.resolution, numClasses: e.num_classes, edm: e.edm };
+    if (!f16) return model;
+    const half = join(modelDir, f16File(e.file));
+    const make = `make it with: python -m diffit.float16_graph ${path} ${half}`;
+    if (!existsSync(half)) throw new BenchError(`${half} is missing (${make})`);
+    if (!readFileSync(half).includes(sha)) throw new BenchError(`${half} was not made from this ${e.file} (${make})`);
+    return { ...model, path: half, referencePath: path };
   });
 }
 
@@ -217,7 +235,7 @@ export function childResult(id, modes, finished, written, stderr, exit) {
 function runCuda(options, models, scratch) {
   if (!options.cuda) return { skipped: '--no-cuda' };
   const out = join(scratch, 'cuda.json');
-  const args = [resolve(ROOT, 'training/scripts/bench_cuda.py'), '--manifest', options.manifest, '--models', models.map((m) => m.id).join(','), '--batches', options.batches.join(','), '--runs', String(options.runs), '--warmup', String(options.warmup), '--json', out];
+  const args = [resolve(ROOT, 'training/scripts/bench_cuda.py'), '--manifest', options.manifest, '--models', [...new Set(models.map((m) => m.baseId))].join(','), '--batches', options.batches.join(','), '--runs', String(options.runs), '--warmup', String(options.warmup), '--json', out];
   console.log(`cuda: ${options.python} training/scripts/bench_cuda.py …`);
   const r = spawnSync(options.python, args, { cwd: ROOT, stdio: 'inherit', env: { ...process.env, PYTHONPATH: [resolve(ROOT, 'training'), process.env.PYTHONPATH].filter(Boolean).join(':') } });
   if (r.error) return { skipped: `${options.python} did not start (${r.error.code}); pass --python` };
@@ -238,7 +256,7 @@ export function assemble({ options, models, adapter, bundles, cuda, webgpuVersio
       if (error) errors[name] = error;
       else ms[name] = Object.fromEntries(options.batches.map((n) => [n, row?.batches?.[n] ?? { error: 'not run' }]));
     }
-    for (const mode of ['eager', 'graph']) {
+    for (const mode of m.precision === 'float16' ? [] : ['eager', 'graph']) { // PyTorch runs the float32 model only
       const t = cuda.models?.[m.id]?.[mode];
       if (t) ms[`pytorch_cuda_${mode}`] = t;
     }
@@ -251,7 +269,7 @@ export function assemble({ options, models, adapter, bundles, cuda, webgpuVersio
       }
     }
     return {
-      id: m.id, dataset: m.dataset, variant: m.variant, ms_per_forward: ms, errors,
+      id: m.id, dataset: m.dataset, variant: m.variant, precision: m.precision, ms_per_forward: ms, errors,
       ...(Object.keys(images).length ? { ms_per_image_run: images } : {}),
       ...(graphDiff ? { pytorch_graph_vs_eager_max_abs_diff: graphDiff } : {}),
     };
@@ -295,17 +313,18 @@ export function formatTable(results) {
   const lines = [];
   const { machine } = results;
   const a = machine.webgpu.adapter;
-  lines.push(`${machine.gpu ?? '?'}; WebGPU adapter ${a.vendor} ${a.architecture} (${a.description})${a.is_fallback ? ' — SOFTWARE, not a GPU' : ''}; ${machine.webgpu.package}, Node ${machine.node}, onnxruntime-web ${results.onnxruntime_web ?? '?'}; ${machine.cpu}.`);
+  lines.push(`${machine.gpu ?? '?'}; WebGPU adapter ${a.vendor} ${a.architecture} (${a.description})${a.is_fallback ? ' — SOFTWARE, not a GPU' : ''}${a.shader_f16 ? ', shader-f16' : ''}; ${machine.webgpu.package}, Node ${machine.node}, onnxruntime-web ${results.onnxruntime_web ?? '?'}; ${machine.cpu}.`);
   lines.push(`Median ms per forward (ms per image) over ${results.runs} runs after ${results.warmup} warm-up, 'denoised' only; WebGPU includes reading the output back.`);
   const cell = (t) => (!t ? '–' : t.error ? 'error' : `${t.median_ms.toFixed(2)} (${(t.median_ms / t.batch_size).toFixed(2)})`);
   const names = results.models.flatMap((m) => [...Object.keys(m.ms_per_forward), ...Object.keys(m.errors), ...Object.keys(m.ms_per_image_run ?? {})]);
   const width = Math.max(24, ...names.map((name) => name.length + 2)); // the runtime column, in every row below
-  lines.push(['model'.padEnd(15), 'runtime'.padEnd(width), ...results.batches.map((b) => `batch ${b}`.padStart(18))].join(''));
+  const idWidth = Math.max(15, ...results.models.map((m) => m.id.length + 2)); // the model column (ids with @f16 are longer)
+  lines.push(['model'.padEnd(idWidth), 'runtime'.padEnd(width), ...results.batches.map((b) => `batch ${b}`.padStart(18))].join(''));
   for (const m of results.models) {
     for (const [name, byBatch] of Object.entries(m.ms_per_forward)) {
-      lines.push([m.id.padEnd(15), name.padEnd(width), ...results.batches.map((b) => cell(byBatch[b] && { ...byBatch[b], batch_size: b }).padStart(18))].join(''));
+      lines.push([m.id.padEnd(idWidth), name.padEnd(width), ...results.batches.map((b) => cell(byBatch[b] && { ...byBatch[b], batch_size: b }).padStart(18))].join(''));
     }
-    for (const [name, error] of Object.entries(m.errors)) lines.push(`${m.id.padEnd(15)}${name.padEnd(width)}failed: ${error}`);
+    for (const [name, error] of Object.entries(m.errors)) lines.push(`${m.id.padEnd(idWidth)}${name.padEnd(width)}failed: ${error}`);
   }
   for (const [bundle, { modes }] of Object.entries(results.bundles)) {
     for (const [mode, { note }] of Object.entries(modes ?? {})) if (note) lines.push(`${runtimeKey(bundle, mode)}: ${note}`);
@@ -316,7 +335,7 @@ export function formatTable(results) {
     const submits = Object.entries(m.ms_per_forward).flatMap(([name, byBatch]) => results.batches.filter((b) => byBatch[b]?.submits !== undefined).map((b) => `${name} b${b} ${byBatch[b].submits}`));
     if (submits.length) lines.push(`${m.id}: queue submits per forward: ${submits.join(', ')}`);
   }
-  const imageRows = results.models.flatMap((m) => Object.entries(m.ms_per_image_run ?? {}).flatMap(([name, runs]) => (runs.error ? [`${m.id.padEnd(15)}${name.padEnd(width)}whole images failed: ${runs.error}`] : Object.entries(runs).map(([key, t]) => `${m.id.padEnd(15)}${name.padEnd(width)}${key.padEnd(26)}${t.error ? `failed: ${t.error}` : `${t.median_ms.toFixed(1)} ms per run [${t.q25_ms.toFixed(1)}–${t.q75_ms.toFixed(1)}], ${t.forwards} forwards, ${t.network_images} images, max |webgpu - wasm| ${t.max_abs_diff_vs_wasm.toExponential(1)}`}`))));
+  const imageRows = results.models.flatMap((m) => Object.entries(m.ms_per_image_run ?? {}).flatMap(([name, runs]) => (runs.error ? [`${m.id.padEnd(idWidth)}${name.padEnd(width)}whole images failed: ${runs.error}`] : Object.entries(runs).map(([key, t]) => `${m.id.padEnd(idWidth)}${name.padEnd(width)}${key.padEnd(26)}${t.error ? `failed: ${t.error}` : `${t.median_ms.toFixed(1)} ms per run [${t.q25_ms.toFixed(1)}–${t.q75_ms.toFixed(1)}], ${t.forwards} forwards, ${t.network_images} images, max |webgpu - wasm| ${t.max_abs_diff_vs_wasm.toExponential(1)}`}`))));
   const { class: label, guidance, repeats, warmup } = results.image_runs ?? {};
   if (imageRows.length) lines.push(`Whole images (the app's samplers; CPU tensors, or the app's graph capture in the _capture rows; SAMPLER:STEPS:GUIDE:BATCH, class ${label}, guidance ${guidance}; median of ${repeats} after ${warmup} warm-up):`, ...imageRows);
   if (results.pytorch.skipped) lines.push(`PyTorch CUDA: skipped (${results.pytorch.skipped})`);

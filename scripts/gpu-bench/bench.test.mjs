@@ -65,8 +65,9 @@ test('chooseAdapter refuses no adapter and a software one, and describes a GPU',
   const swiftshader = { info: { vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader driver 5.0.0', isFallbackAdapter: true } };
   await assert.rejects(chooseAdapter({ requestAdapter: async () => swiftshader }), (e) => e instanceof BenchError && /software/.test(e.message));
   assert.equal((await chooseAdapter({ requestAdapter: async () => swiftshader }, { allowFallback: true })).info.is_fallback, true);
-  const nvidia = { info: { vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H200' } };
-  assert.deepEqual((await chooseAdapter({ requestAdapter: async () => nvidia })).info, { vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H200', is_fallback: false });
+  const nvidia = { info: { vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H200' }, features: new Set(['shader-f16']) };
+  assert.deepEqual((await chooseAdapter({ requestAdapter: async () => nvidia })).info, { vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H200', is_fallback: false, shader_f16: true });
+  assert.equal((await chooseAdapter({ requestAdapter: async () => ({ ...nvidia, features: new Set() }) })).info.shader_f16, false);
 });
 
 test('parseArgs: defaults, and one clear error for a bad value', () => {
@@ -148,6 +149,21 @@ test('selectModels refuses a file that is not the manifest\'s', () => {
   assert.throws(() => selectModels(good, ['b'], dir), /no model b/);
 });
 
+test('selectModels: <id>@f16 is the float16-compute file made from the manifest\'s file, checked against it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gpu-bench-test-'));
+  writeFileSync(join(dir, 'a.onnx'), 'model a');
+  const sha = createHash('sha256').update('model a').digest('hex');
+  const manifest = { models: [{ id: 'a', variant: 'diffit', file: 'a.onnx', sha256: sha, channels: 1, resolution: 32, num_classes: 10 }] };
+  assert.throws(() => selectModels(manifest, ['a@f16'], dir), /a\.f16\.onnx is missing \(make it with: python -m diffit\.float16_graph/);
+  writeFileSync(join(dir, 'a.f16.onnx'), 'made from another file: 0123');
+  assert.throws(() => selectModels(manifest, ['a@f16'], dir), /was not made from this a\.onnx/);
+  writeFileSync(join(dir, 'a.f16.onnx'), `float16_compute_of ${sha} ...`);
+  const [plain, half] = selectModels(manifest, ['a', 'a@f16'], dir);
+  assert.deepEqual([plain.id, plain.precision, plain.path, plain.referencePath], ['a', 'float32', join(dir, 'a.onnx'), undefined]);
+  assert.deepEqual([half.id, half.baseId, half.precision, half.path, half.referencePath], ['a@f16', 'a', 'float16', join(dir, 'a.f16.onnx'), join(dir, 'a.onnx')]);
+  assert.throws(() => selectModels(manifest, ['b@f16'], dir), /no model b in the manifest/);
+});
+
 test('assemble: per model, per runtime, per batch, with failures and the hardware named', () => {
   const options = { batches: [1, 8], runs: 5, warmup: 1 };
   const t = (ms, b) => ({ median_ms: ms, q25_ms: ms, q75_ms: ms, runs: 5, ms_per_image: ms / b, max_abs_diff_vs_wasm: 1e-6 });
@@ -172,6 +188,8 @@ test('assemble: per model, per runtime, per batch, with failures and the hardwar
   assert.match(table, /weights initial$/m);
   assert.match(table, /webgpu_webgpu\s+failed: Invalid argument/);
   assert.match(table, /pytorch_cuda_graph\s+0\.80 \(0\.80\)\s+1\.00 \(0\.13\)/);
+  const half = assemble({ options, models: [{ id: 'm', precision: 'float16' }], adapter, bundles, cuda, webgpuVersion: '0.6.2', measuredAt: 'now' });
+  assert.deepEqual(Object.keys(half.models[0].ms_per_forward), ['webgpu_jsep']); // PyTorch's rows are the float32 model's
   const skipped = assemble({ options, models: [{ id: 'm' }], adapter, bundles, cuda: { skipped: 'no CUDA device' }, webgpuVersion: '0.6.2', measuredAt: 'now' });
   assert.deepEqual(skipped.pytorch, { skipped: 'no CUDA device' });
   assert.match(formatTable(skipped), /PyTorch CUDA: skipped \(no CUDA device\)/);

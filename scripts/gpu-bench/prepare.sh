@@ -8,9 +8,10 @@
 #   debs/                           the Vulkan loader (Debian's libvulkan1) and glvnd's libraries, unpacked there
 #   app-sampling.mjs                the app's samplers (src/sampling), bundled for the whole-image runs
 #   models/                         the ONNX files of the benched models (the tracked ones stay home:
-#                                   training/scripts/slim_tree.py moves them out for the call)
+#                                   training/scripts/slim_tree.py moves them out for the call), and for
+#                                   each <id>@f16 its float16-compute file (python -m diffit.float16_graph)
 # and prints the size that will travel. Usage: scripts/gpu-bench/prepare.sh [model ids, default the
-# Fashion-MNIST three]. docs/gpu-bench.md has the whole sequence.
+# Fashion-MNIST three; <id>@f16 adds that model's float16-compute rows]. docs/gpu-bench.md has the whole sequence.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WEBGPU_VERSION=0.6.2 # the `webgpu` package measured on an H200 (issue 10)
@@ -63,11 +64,17 @@ apt-get "${APT[@]}" update -qq >/dev/null
 (cd "$STAGE/debs" && apt-get "${APT[@]}" download -qq "${DEBS[@]}" 2>/dev/null)
 for deb in "${DEBS[@]}"; do ls "$STAGE"/debs/"${deb}"_*.deb >/dev/null || die "apt-get download $deb failed"; done
 
+PYTHON=${PYTHON:-.venv/bin/python}
 for id in "${MODELS[@]}"; do
-  file=$(node -e "const m=require('./public/models/manifest.json').models.find(e=>e.id===process.argv[1]); if(!m) process.exit(1); console.log(m.file)" "$id") \
-    || die "no model $id in public/models/manifest.json"
+  base=${id%@f16}
+  file=$(node -e "const m=require('./public/models/manifest.json').models.find(e=>e.id===process.argv[1]); if(!m) process.exit(1); console.log(m.file)" "$base") \
+    || die "no model $base in public/models/manifest.json"
   [ -f "public/models/$file" ] || die "public/models/$file is missing (restore it: .venv/bin/python training/scripts/slim_tree.py back)"
   cp "public/models/$file" "$STAGE/models/"
+  if [ "$id" != "$base" ]; then # <id>@f16: the network in float16 (bench.mjs F16_SUFFIX), made here from the shipped file
+    PYTHONPATH=training "$PYTHON" -m diffit.float16_graph "public/models/$file" "$STAGE/models/${file%.onnx}.f16.onnx" \
+      || die "python -m diffit.float16_graph failed for $file"
+  fi
 done
 echo "models: ${MODELS[*]}"
 

@@ -30,7 +30,7 @@ import { chooseAdapter, installWebGPU } from './webgpu-node.mjs';
 
 const job = JSON.parse(process.argv[2]);
 // job: { bundle, file, modes, ortDir, webgpuDir, allowFallback, runs, warmup, batches,
-//        models: [{ id, path, channels, resolution, numClasses, edm }], out,
+//        models: [{ id, path, referencePath (float16 rows: the float32 file), precision, channels, resolution, numClasses, edm }], out,
 //        imageRuns: [{ key, sampler, steps, guide, batch }], imageRepeats, sampling (the bundled samplers) }
 
 /** Standard normal noise from a fixed seed (mulberry32 + Box–Muller): the same feeds every run. */
@@ -49,7 +49,7 @@ function normal(n, seed) {
 
 const gpu = await installWebGPU(job.webgpuDir);
 const dispatches = countDispatches(globalThis.GPUComputePassEncoder, globalThis.GPUQueue);
-await chooseAdapter(gpu, { allowFallback: job.allowFallback }); // the parent checked; this fails the same way
+const { adapter } = await chooseAdapter(gpu, { allowFallback: job.allowFallback }); // the parent checked; this fails the same way
 const ort = await import(pathToFileURL(resolve(job.ortDir, job.file)).href);
 ort.env.wasm.numThreads = 1; // the WASM reference only; Node has no threaded-WASM workers here
 ort.env.logLevel = 'error';
@@ -115,7 +115,8 @@ function inputs(m, batch) {
 const references = new Map();
 async function reference(m, bytes) {
   if (!references.has(m.id)) {
-    const session = await ort.InferenceSession.create(bytes, { ...base, executionProviders: ['wasm'] });
+    // A float16-compute file is checked against the shipped float32 file it was made from.
+    const session = await ort.InferenceSession.create(m.referencePath ? readFileSync(m.referencePath) : bytes, { ...base, executionProviders: ['wasm'] });
     const byBatch = {};
     try {
       for (const batch of job.batches) {
@@ -300,6 +301,7 @@ async function captured(mode, bytes, m, batch, data, ref, { layout }) {
 /** One mode, one model, every batch: the row of the results. */
 async function measure(mode, m, bytes) {
   const row = { batches: {} };
+  if (m.precision === 'float16' && !adapter.features.has('shader-f16')) return { batches: {}, error: 'the adapter has no shader-f16' };
   const state = {};
   for (const batch of job.batches) {
     let runner;
@@ -364,7 +366,7 @@ async function imageRuns() {
     for (const m of job.models) {
       const bytes = readFileSync(m.path);
       const session = await ort.InferenceSession.create(bytes, webgpu);
-      const referenceSession = await ort.InferenceSession.create(bytes, { ...base, executionProviders: ['wasm'] });
+      const referenceSession = await ort.InferenceSession.create(m.referencePath ? readFileSync(m.referencePath) : bytes, { ...base, executionProviders: ['wasm'] });
       const kinds = [[result.image_runs, null], ...(job.imageCapture ? [[result.image_runs_capture, { bytes }]] : [])];
       try {
         for (const run of job.imageRuns) {

@@ -75,13 +75,13 @@ export async function installWebGPU(dir) {
 /**
  * The adapter the bench runs on, described. A fallback adapter (SwiftShader, a CPU) would time
  * the CPU, not a GPU: refused unless `allowFallback` (the CPU smoke test).
- * @returns {Promise<{ adapter: any, info: { vendor: string, architecture: string, device: string, description: string, is_fallback: boolean } }>}
+ * @returns {Promise<{ adapter: any, info: { vendor: string, architecture: string, device: string, description: string, is_fallback: boolean, shader_f16: boolean } }>}
  */
 export async function chooseAdapter(gpu, { allowFallback = false } = {}) {
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new BenchError('no WebGPU adapter: Dawn found no Vulkan device (on an NVIDIA machine set VK_DRIVER_FILES to nvidia_icd.json and put libvulkan.so.1 on the library path; see docs/gpu-bench.md)');
   const i = adapter.info ?? {};
-  const info = { vendor: i.vendor ?? '', architecture: i.architecture ?? '', device: i.device ?? '', description: i.description ?? '', is_fallback: Boolean(i.isFallbackAdapter ?? adapter.isFallbackAdapter) };
+  const info = { vendor: i.vendor ?? '', architecture: i.architecture ?? '', device: i.device ?? '', description: i.description ?? '', is_fallback: Boolean(i.isFallbackAdapter ?? adapter.isFallbackAdapter), shader_f16: Boolean(adapter.features?.has('shader-f16')) };
   const software = info.is_fallback || /swiftshader|llvmpipe|lavapipe/i.test(`${info.architecture} ${info.description}`);
   info.is_fallback = software;
   if (software && !allowFallback) throw new BenchError(`the only WebGPU adapter is a software one (${info.vendor} ${info.architecture}, ${info.description}): its times are the CPU's; pass --allow-fallback-adapter for a smoke test`);

@@ -36,11 +36,13 @@ function fakeOrt(runs: { feeds: Record<string, unknown>; fetches: Record<string,
         finish: () => copies,
       };
     },
+    submits: 0,
     queue: {
       writeBuffer(b: FakeBuffer, offset: number, data: ArrayBufferView) {
         b.memory.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), offset);
       },
       submit(commands: (() => void)[][]) {
+        device.submits += 1;
         for (const list of commands) for (const copy of list) copy();
       },
     },
@@ -95,6 +97,7 @@ describe('CapturedGraph', () => {
     const first = await graph.run(x, new Float32Array([1, 2]), new Int32Array([3, 10]), ['attn_a']);
     expect(Array.from(first.denoised)).toEqual([1, 2, 3, 4, 10, 12, 14, 16]);
     expect(Array.from(first.outputs.get('attn_a')!)).toEqual([3, 10]);
+    expect(device.submits).toBe(1); // denoised and attn_a come back in one submit
 
     const second = await graph.run(x.map((v) => -v), new Float32Array([0.5, 1]), new Int32Array([0, 0]), []);
     expect(Array.from(second.denoised)).toEqual([-0.5, -1, -1.5, -2, -5, -6, -7, -8]);
@@ -106,6 +109,13 @@ describe('CapturedGraph', () => {
     await graph.release();
     expect(session.released).toBe(true);
     expect(device.buffers.every((b) => b.destroyed)).toBe(true);
+  });
+
+  it('refuses to read an output the model lacks, before it submits anything', async () => {
+    const { ort, device } = fakeOrt([], []);
+    const graph = await CapturedGraph.create(ort, new Uint8Array(1), 1, [1, 2, 2], new Map([['denoised', [1, 1, 2, 2]], ['attn_a', [1]]]));
+    await expect(graph.run(new Float32Array(4), new Float32Array([1]), new Int32Array([0]), ['attn_b'])).rejects.toThrow(/no output "attn_b"/);
+    expect(device.submits).toBe(0);
   });
 
   it('refuses an output without dims, and releases its session', async () => {

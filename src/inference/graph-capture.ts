@@ -122,23 +122,30 @@ export class CapturedGraph {
     queue.writeBuffer(this.inputs.sigma, 0, sigma);
     queue.writeBuffer(this.inputs.labels, 0, BigInt64Array.from(labels, (v) => BigInt(v)));
     await this.session.run(this.feeds, this.fetches);
-    const denoised = await this.read('denoised');
-    const outputs = new Map<string, Float32Array>();
-    for (const name of extra) outputs.set(name, await this.read(name));
-    return { denoised, outputs };
+    const [denoised, ...rest] = await this.read(['denoised', ...extra]);
+    return { denoised, outputs: new Map(extra.map((name, k) => [name, rest[k]])) };
   }
 
-  /** Copies one output to the CPU through its staging buffer (ordered after the run's commands). */
-  private async read(name: string): Promise<Float32Array> {
-    const output = this.outputs.get(name);
-    if (!output) throw new Error(`The model has no output "${name}".`);
+  /**
+   * Copies the named outputs to the CPU through their staging buffers: one command buffer with every
+   * copy, one submit (ordered after the run's commands), and the maps awaited together, so a step that
+   * records attention waits for the GPU once rather than once per output.
+   */
+  private async read(names: readonly string[]): Promise<Float32Array[]> {
+    const outputs = names.map((name) => {
+      const output = this.outputs.get(name);
+      if (!output) throw new Error(`The model has no output "${name}".`);
+      return output;
+    });
     const encoder = this.device.createCommandEncoder();
-    encoder.copyBufferToBuffer(output.buffer, 0, output.staging, 0, padded(output.bytes));
+    for (const o of outputs) encoder.copyBufferToBuffer(o.buffer, 0, o.staging, 0, padded(o.bytes));
     this.device.queue.submit([encoder.finish()]);
-    await output.staging.mapAsync(MODE_READ);
-    const data = new Float32Array(output.staging.getMappedRange().slice(0, output.bytes));
-    output.staging.unmap();
-    return data;
+    await Promise.all(outputs.map((o) => o.staging.mapAsync(MODE_READ)));
+    return outputs.map((o) => {
+      const data = new Float32Array(o.staging.getMappedRange().slice(0, o.bytes));
+      o.staging.unmap();
+      return data;
+    });
   }
 
   async release(): Promise<void> {
