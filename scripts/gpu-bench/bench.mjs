@@ -342,14 +342,19 @@ export function formatTable(results) {
   else lines.push(`PyTorch ${results.pytorch.torch}, CUDA ${results.pytorch.cuda}, ${results.pytorch.dtype}, TF32 ${results.pytorch.tf32 ? 'on' : 'off'}, weights ${[...new Set(Object.values(results.pytorch.weights ?? {}))].join(' / ')}`);
   const batchErrors = results.models.flatMap((m) => Object.entries(m.ms_per_forward).flatMap(([name, byBatch]) => Object.entries(byBatch).filter(([, t]) => t.error).map(([b, t]) => `${m.id} ${name} batch ${b}: ${t.error}`)));
   for (const e of batchErrors) lines.push(`failed: ${e}`);
-  const diffs = {};
-  for (const m of results.models) {
-    for (const [name, byBatch] of Object.entries(m.ms_per_forward)) {
-      if (!name.startsWith('webgpu_')) continue;
-      for (const t of Object.values(byBatch)) if (t.max_abs_diff_vs_wasm !== undefined) diffs[name] = Math.max(diffs[name] ?? 0, t.max_abs_diff_vs_wasm);
+  // One line per precision: float16 rows differ from the float32 file by float16's rounding, float32 rows by ~1e-6.
+  for (const precision of ['float32', 'float16']) {
+    const diffs = {};
+    for (const m of results.models) {
+      if ((m.precision ?? 'float32') !== precision) continue;
+      for (const [name, byBatch] of Object.entries(m.ms_per_forward)) {
+        if (!name.startsWith('webgpu_')) continue;
+        for (const t of Object.values(byBatch)) if (t.max_abs_diff_vs_wasm !== undefined) diffs[name] = Math.max(diffs[name] ?? 0, t.max_abs_diff_vs_wasm);
+      }
     }
+    const what = precision === 'float32' ? "largest |WebGPU - WASM| on 'denoised'" : "float16 compute: largest |WebGPU - float32 WASM| on 'denoised'";
+    if (Object.keys(diffs).length) lines.push(`${what}: ${Object.entries(diffs).map(([n, d]) => `${n} ${d.toExponential(2)}`).join(', ')}`);
   }
-  if (Object.keys(diffs).length) lines.push(`largest |WebGPU - WASM| on 'denoised': ${Object.entries(diffs).map(([n, d]) => `${n} ${d.toExponential(2)}`).join(', ')}`);
   return lines.join('\n');
 }
 

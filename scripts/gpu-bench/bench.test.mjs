@@ -190,6 +190,8 @@ test('assemble: per model, per runtime, per batch, with failures and the hardwar
   assert.match(table, /pytorch_cuda_graph\s+0\.80 \(0\.80\)\s+1\.00 \(0\.13\)/);
   const half = assemble({ options, models: [{ id: 'm', precision: 'float16' }], adapter, bundles, cuda, webgpuVersion: '0.6.2', measuredAt: 'now' });
   assert.deepEqual(Object.keys(half.models[0].ms_per_forward), ['webgpu_jsep']); // PyTorch's rows are the float32 model's
+  assert.match(formatTable(half), /^float16 compute: largest \|WebGPU - float32 WASM\| on 'denoised': webgpu_jsep 1\.00e-6$/m);
+  assert.doesNotMatch(formatTable(half), /^largest \|WebGPU - WASM\|/m);
   const skipped = assemble({ options, models: [{ id: 'm' }], adapter, bundles, cuda: { skipped: 'no CUDA device' }, webgpuVersion: '0.6.2', measuredAt: 'now' });
   assert.deepEqual(skipped.pytorch, { skipped: 'no CUDA device' });
   assert.match(formatTable(skipped), /PyTorch CUDA: skipped \(no CUDA device\)/);
