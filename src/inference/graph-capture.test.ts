@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type * as Ort from 'onnxruntime-web';
-import { CapturedGraph, maxAbsDiff } from './graph-capture';
+import { CapturedGraph, float16ToFloat32, maxAbsDiff } from './graph-capture';
 
 /** GPU buffers as plain memory: writes, copies and mapping act on bytes, so what comes back is what was bound. */
 class FakeBuffer {
@@ -19,7 +19,10 @@ class FakeBuffer {
   }
 }
 
-function fakeOrt(runs: { feeds: Record<string, unknown>; fetches: Record<string, unknown> }[], options: unknown[]) {
+/** Half-precision bits of the few small whole numbers the fake model returns as float16. */
+const HALF_BITS: Record<number, number> = { 0: 0x0000, 3: 0x4200, 10: 0x4900 };
+
+function fakeOrt(runs: { feeds: Record<string, unknown>; fetches: Record<string, unknown> }[], options: unknown[], attnType: 'float32' | 'float16' | 'int64' | null = null) {
   const device = {
     buffers: [] as FakeBuffer[],
     createBuffer({ size }: { size: number }) {
@@ -51,6 +54,8 @@ function fakeOrt(runs: { feeds: Record<string, unknown>; fetches: Record<string,
   // The "model": denoised = x * sigma (per image), attn = the class label, as floats.
   const session = {
     outputNames: ['denoised', 'attn_a'],
+    // onnxruntime-web's output metadata, where the test gives a type (the app's sessions have it; older fakes did not)
+    ...(attnType ? { outputMetadata: [{ name: 'denoised', isTensor: true, type: 'float32', shape: [] }, { name: 'attn_a', isTensor: true, type: attnType, shape: [] }] } : {}),
     released: false,
     async run(feeds: Record<string, GpuTensor>, fetches: Record<string, GpuTensor>) {
       runs.push({ feeds, fetches });
@@ -61,7 +66,8 @@ function fakeOrt(runs: { feeds: Record<string, unknown>; fetches: Record<string,
       const per = (feeds.x.dims[1] * feeds.x.dims[2] * feeds.x.dims[3]) | 0;
       const out = new Float32Array(n * per).map((_, k) => x[k] * sigma[Math.floor(k / per)]);
       fetches.denoised.gpuBuffer.memory.set(new Uint8Array(out.buffer));
-      fetches.attn_a.gpuBuffer.memory.set(new Uint8Array(Float32Array.from({ length: n }, (_, i) => Number(labels[i])).buffer));
+      const attn = fetches.attn_a.type === 'float16' ? Uint16Array.from({ length: n }, (_, i) => HALF_BITS[Number(labels[i])]) : Float32Array.from({ length: n }, (_, i) => Number(labels[i]));
+      fetches.attn_a.gpuBuffer.memory.set(new Uint8Array(attn.buffer));
       return fetches;
     },
     async release() {
@@ -111,6 +117,17 @@ describe('CapturedGraph', () => {
     expect(device.buffers.every((b) => b.destroyed)).toBe(true);
   });
 
+  it('binds a float16 output at 2 bytes an element and returns it as float32; refuses other types', async () => {
+    const { ort, device } = fakeOrt([], [], 'float16');
+    const graph = await CapturedGraph.create(ort, new Uint8Array(1), 2, [1, 2, 2], new Map([['denoised', [2, 1, 2, 2]], ['attn_a', [2]]]));
+    expect(device.buffers.map((b) => b.size)).toContain(16); // 2 halves padded to 16 bytes, beside 32-byte float32 buffers
+    const out = await graph.run(new Float32Array(8).fill(1), new Float32Array([1, 1]), new Int32Array([3, 10]), ['attn_a']);
+    expect(Array.from(out.outputs.get('attn_a')!)).toEqual([3, 10]);
+    const int64 = fakeOrt([], [], 'int64');
+    await expect(CapturedGraph.create(int64.ort, new Uint8Array(1), 2, [1, 2, 2], new Map([['denoised', [2, 1, 2, 2]], ['attn_a', [2]]]))).rejects.toThrow(/attn_a is int64/);
+    expect(int64.session.released).toBe(true);
+  });
+
   it('refuses to read an output the model lacks, before it submits anything', async () => {
     const { ort, device } = fakeOrt([], []);
     const graph = await CapturedGraph.create(ort, new Uint8Array(1), 1, [1, 2, 2], new Map([['denoised', [1, 1, 2, 2]], ['attn_a', [1]]]));
@@ -122,6 +139,18 @@ describe('CapturedGraph', () => {
     const { ort, session } = fakeOrt([], []);
     await expect(CapturedGraph.create(ort, new Uint8Array(1), 1, [1, 2, 2], new Map([['denoised', [1, 1, 2, 2]]]))).rejects.toThrow(/no dims for output attn_a/);
     expect(session.released).toBe(true);
+  });
+});
+
+describe('float16ToFloat32', () => {
+  it('decodes normals, subnormals, zeros, the largest half, infinities and NaN', () => {
+    const bits = Uint16Array.from([0x3c00, 0xc000, 0x3555, 0x0001, 0x8000, 0x7bff, 0x7c00, 0xfc00, 0x7e00, 0x3800]);
+    const got = Array.from(float16ToFloat32(bits));
+    expect(got.slice(0, 2)).toEqual([1, -2]);
+    expect(got[2]).toBeCloseTo(1 / 3, 3);
+    expect(got.slice(3, 8)).toEqual([2 ** -24, -0, 65504, Infinity, -Infinity]);
+    expect(got[8]).toBeNaN();
+    expect(got[9]).toBe(0.5);
   });
 });
 

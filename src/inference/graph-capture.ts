@@ -56,8 +56,36 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return worst;
 }
 
+/** Bytes per element of the output types a captured graph binds (a float16-compute file returns its attention in float16). */
+const ELEMENT_BYTES = { float32: 4, float16: 2 } as const;
+type OutputType = keyof typeof ELEMENT_BYTES;
+
+/** IEEE 754 half-precision bits to float32 values. */
+export function float16ToFloat32(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) {
+    const h = bits[i];
+    const sign = h & 0x8000 ? -1 : 1;
+    const exponent = (h >> 10) & 0x1f;
+    const fraction = h & 0x3ff;
+    if (exponent === 0) out[i] = sign * fraction * 2 ** -24; // zero and subnormals
+    else if (exponent === 31) out[i] = fraction ? NaN : sign * Infinity;
+    else out[i] = sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+  }
+  return out;
+}
+
+/** The element type the session gives an output (float32 where it says nothing); other types are refused. */
+function outputType(session: Ort.InferenceSession, name: string): OutputType {
+  const meta = (session as { outputMetadata?: readonly Ort.InferenceSession.ValueMetadata[] }).outputMetadata?.find((m) => m.name === name);
+  const type = meta?.isTensor ? meta.type : 'float32';
+  if (!(type in ELEMENT_BYTES)) throw new Error(`output ${name} is ${type}; graph capture binds float32 and float16 outputs`);
+  return type as OutputType;
+}
+
 interface Output {
   name: string;
+  type: OutputType;
   buffer: GpuBuffer;
   staging: GpuBuffer;
   bytes: number;
@@ -102,11 +130,12 @@ export class CapturedGraph {
       for (const name of session.outputNames) {
         const shape = dims.get(name);
         if (!shape) throw new Error(`no dims for output ${name}`);
-        const count = shape.reduce((a, b) => a * b, 1);
-        const buffer = storage(device, count * 4);
-        const staging = device.createBuffer({ size: padded(count * 4), usage: MAP_READ | COPY_DST });
-        const tensor = ort.Tensor.fromGpuBuffer(buffer as never, { dataType: 'float32', dims: [...shape] });
-        outputs.set(name, { name, buffer, staging, bytes: count * 4, tensor });
+        const type = outputType(session, name);
+        const bytes = shape.reduce((a, b) => a * b, 1) * ELEMENT_BYTES[type];
+        const buffer = storage(device, bytes);
+        const staging = device.createBuffer({ size: padded(bytes), usage: MAP_READ | COPY_DST });
+        const tensor = ort.Tensor.fromGpuBuffer(buffer as never, { dataType: type, dims: [...shape] });
+        outputs.set(name, { name, type, buffer, staging, bytes, tensor });
       }
       return new CapturedGraph(session, device, inputs, feeds, outputs, n);
     } catch (e) {
@@ -142,9 +171,9 @@ export class CapturedGraph {
     this.device.queue.submit([encoder.finish()]);
     await Promise.all(outputs.map((o) => o.staging.mapAsync(MODE_READ)));
     return outputs.map((o) => {
-      const data = new Float32Array(o.staging.getMappedRange().slice(0, o.bytes));
+      const copy = o.staging.getMappedRange().slice(0, o.bytes);
       o.staging.unmap();
-      return data;
+      return o.type === 'float16' ? float16ToFloat32(new Uint16Array(copy)) : new Float32Array(copy);
     });
   }
 

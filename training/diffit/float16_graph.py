@@ -3,8 +3,9 @@ to fp32"): an exported file rewritten so that the network F computes in float16 
 
     D(x; sigma) = c_skip(sigma) x + c_out(sigma) F(c_in(sigma) x; c_noise(sigma))        (Karras et al. 2022, eq. 7)
 
-stays in float32, as do the file's inputs (x, sigma, class_label) and outputs (denoised, attn_*): the app and the
-GPU bench feed and read the same tensors either way. F's nodes are the ones torch.onnx names `/denoiser/net/...`.
+stays in float32, as do the file's inputs (x, sigma, class_label) and `denoised`: the app and the GPU bench feed
+and read the same tensors either way. The attention weights (`attn_*`, in [0, 1]) come out in float16, half the
+bytes to read back. F's nodes are the ones torch.onnx names `/denoiser/net/...`.
 
     python -m diffit.float16_graph public/models/diffit-fmnist.onnx /tmp/diffit-fmnist.f16.onnx
 
@@ -14,7 +15,7 @@ What the rewrite does, in order:
 2. stores every float initializer and Constant that F reads as float16, and turns F's Casts to float32 (and the
    ConstantOfShape unit scales of its GroupNorms) into float16;
 3. casts at F's border: c_in x and c_noise enter as float16 (the float32 Cast that torch.onnx writes there is
-   retargeted), F(.) and the attention weights leave as float32 under their own names;
+   retargeted), F(.) leaves as float32 (through torch.onnx's own Cast), the attention weights stay float16;
 4. writes F's Splits and Gelus in forms that onnxruntime-web's WebGPU provider has float16 kernels for
    (`_jsep_float16_forms`).
 
@@ -33,6 +34,9 @@ import numpy as np
 
 NETWORK_PREFIX = "/denoiser/net/"
 """torch.onnx names F's nodes after the module path denoiser.net (diffit.export's ExportWrapper)."""
+
+ATTENTION_PREFIX = "attn_"
+"""The graph's attention outputs (softmax weights), which the float16 file returns in float16."""
 
 SOURCE_KEY = "float16_compute_of"
 """Metadata key of the rewritten file: the sha256 of the file it was made from (the GPU bench checks it)."""
@@ -244,12 +248,17 @@ def compute_in_float16(model):
                 if in_network(node):
                     node.input[:] = [half if i == name else i for i in node.input]
         border_in += 1
-    # Out of F: float values read outside it or returned by the graph leave as float32 under their own names.
+    # Out of F: float values read outside it or returned by the graph leave as float32 under their own names,
+    # except the attention weights, which the graph returns in float16 (half the bytes to read back, no Cast).
+    returned = {o.name: o for o in graph.output}
     for node in [n for n in graph.node if in_network(n)]:
         for k, name in enumerate(node.output):
             if not name or types[name] != FLOAT:
                 continue
             outside = [n for n in consumers.get(name, []) if not in_network(n)]
+            if name.startswith(ATTENTION_PREFIX) and name in returned and not outside:
+                returned[name].type.tensor_type.elem_type = FLOAT16
+                continue
             if name not in outputs and all(n.op_type == "Cast" for n in outside):
                 continue  # read only by Casts (torch.onnx's F(.).to(float32)), which take float16 as well
             half = f"{name}.float16"
@@ -270,7 +279,7 @@ def compute_in_float16(model):
     graph.node.extend(order)
     del graph.value_info[:]
     _drop_unused(graph)
-    for value in list(graph.input) + list(graph.output):
+    for value in list(graph.input) + [o for o in graph.output if not o.name.startswith(ATTENTION_PREFIX)]:
         assert value.type.tensor_type.elem_type in (FLOAT, INT64, TensorProto.INT32), value.name
     return {"folded": folded, "converted": converted, "casts_in": border_in, "casts_out": border_out, **rewritten}
 
