@@ -18,6 +18,7 @@
 //   [--python .venv/bin/python] [--no-cuda] [--allow-fallback-adapter] [--out bench/gpu-results.json]
 //   [--image-runs heun:18:every:1,dpmpp-2m:8:interval:4 | none] [--image-repeats 5]
 //   [--sampling <app-sampling.mjs> (default: bundled from src/ here; prepare.sh carries one)]
+//   [--samples PER_CLASS (default 0): quality samples per model, written beside --out (image-run.mjs SAMPLES)]
 // A benchmark, not a test: it asserts nothing about times. docs/gpu-bench.md: the run on a GPU machine.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -25,7 +26,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, s
 import { cpus, platform, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleSampling, IMAGE_RUN_SETTINGS, IMAGE_RUNS, parseImageRuns } from './image-run.mjs';
+import { bundleSampling, IMAGE_RUN_SETTINGS, IMAGE_RUNS, parseImageRuns, SAMPLES } from './image-run.mjs';
 import { BenchError, chooseAdapter, installWebGPU } from './webgpu-node.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -84,7 +85,7 @@ export function runtimeKey(bundle, mode) {
 
 /** Parses the command line; a bad value is a BenchError. */
 export function parseArgs(argv) {
-  const known = new Set(['--models', '--batches', '--runs', '--warmup', '--bundles', '--modes', '--timeout', '--model-dir', '--ort', '--webgpu', '--python', '--manifest', '--out', '--image-runs', '--image-repeats', '--sampling']);
+  const known = new Set(['--models', '--batches', '--runs', '--warmup', '--bundles', '--modes', '--timeout', '--model-dir', '--ort', '--webgpu', '--python', '--manifest', '--out', '--image-runs', '--image-repeats', '--sampling', '--samples']);
   const flags = new Set(['--no-cuda', '--allow-fallback-adapter']);
   const values = {};
   for (let i = 0; i < argv.length; i++) {
@@ -108,6 +109,8 @@ export function parseArgs(argv) {
   if (timeout < 1) throw new BenchError('--timeout must be at least 1 (seconds per bundle)');
   const [imageRepeats] = ints('--image-repeats', values['--image-repeats'] ?? '5');
   if (imageRepeats < 1) throw new BenchError('--image-repeats must be at least 1');
+  const [samples] = ints('--samples', values['--samples'] ?? '0');
+  if (samples % SAMPLES.batch) throw new BenchError(`--samples wants images per class in multiples of ${SAMPLES.batch} (0: none), got ${samples}`);
   const python = values['--python'] ?? (existsSync(resolve(ROOT, '.venv/bin/python')) ? resolve(ROOT, '.venv/bin/python') : 'python3');
   return {
     models: (values['--models'] ?? DEFAULT_MODELS.join(',')).split(','),
@@ -128,6 +131,7 @@ export function parseArgs(argv) {
     imageRuns: parseImageRuns(values['--image-runs'] ?? IMAGE_RUNS),
     imageRepeats,
     sampling: values['--sampling'] ? resolve(ROOT, values['--sampling']) : null,
+    samples,
   };
 }
 
@@ -189,7 +193,9 @@ function runBundle(bundle, options, models, scratch) {
   const out = join(scratch, `${bundle}.json`);
   const id = { bundle, file: BUNDLES[bundle] };
   // Whole images also through the app's graph capture on the bundles that run it (the JSEP ones).
-  const job = { ...id, imageCapture: BUNDLES[bundle] === BUNDLES.jsep, modes: options.modes, ortDir: options.ortDir, webgpuDir: options.webgpuDir, allowFallback: options.allowFallback, runs: options.runs, warmup: options.warmup, batches: options.batches, models, out, imageRuns: options.imageRuns, imageRepeats: options.imageRepeats, sampling: options.sampling };
+  // Quality samples once per model, from the first JSEP bundle (the app's), beside the results file.
+  const samples = bundle === options.bundles.find((b) => BUNDLES[b] === BUNDLES.jsep) ? options.samples : 0;
+  const job = { ...id, samples, samplesDir: dirname(options.out), imageCapture: BUNDLES[bundle] === BUNDLES.jsep, modes: options.modes, ortDir: options.ortDir, webgpuDir: options.webgpuDir, allowFallback: options.allowFallback, runs: options.runs, warmup: options.warmup, batches: options.batches, models, out, imageRuns: options.imageRuns, imageRepeats: options.imageRepeats, sampling: options.sampling };
   if (!existsSync(join(options.ortDir, job.file))) return options.modes.map((mode) => ({ ...id, mode, error: `${join(options.ortDir, job.file)} is missing (--ort names onnxruntime-web's dist folder)` }));
   if (PATCHES[bundle]) {
     try {
@@ -225,7 +231,7 @@ export function childResult(id, modes, finished, written, stderr, exit) {
     return finished || mode !== current ? entry : { ...entry, unfinished: error };
   });
   // Whole images belong to the bundle, not to a mode: they ride on its first entry.
-  for (const key of ['image_runs', 'image_runs_capture']) {
+  for (const key of ['image_runs', 'image_runs_capture', 'samples']) {
     if (written?.[key]) entries[0] = { ...entries[0], [key]: finished ? written[key] : { ...written[key], unfinished: error } };
   }
   return entries;
@@ -275,6 +281,7 @@ export function assemble({ options, models, adapter, bundles, cuda, webgpuVersio
     };
   });
   const version = bundles.find((b) => b.version)?.version ?? null;
+  const samples = bundles.find((b) => b.samples)?.samples;
   return {
     kind: 'diffit-gpu-bench',
     measured_at: measuredAt,
@@ -294,6 +301,7 @@ export function assemble({ options, models, adapter, bundles, cuda, webgpuVersio
     },
     onnxruntime_web: version,
     bundles: bundleSummary(bundles),
+    ...(samples ? { quality_samples: samples } : {}),
     pytorch: cuda.models ? { torch: cuda.torch, cuda: cuda.cuda, device: cuda.device, dtype: cuda.dtype, tf32: cuda.tf32, weights: cuda.weights } : { skipped: cuda.skipped ?? 'no results' },
     models: rows,
   };
@@ -338,6 +346,12 @@ export function formatTable(results) {
   const imageRows = results.models.flatMap((m) => Object.entries(m.ms_per_image_run ?? {}).flatMap(([name, runs]) => (runs.error ? [`${m.id.padEnd(idWidth)}${name.padEnd(width)}whole images failed: ${runs.error}`] : Object.entries(runs).map(([key, t]) => `${m.id.padEnd(idWidth)}${name.padEnd(width)}${key.padEnd(26)}${t.error ? `failed: ${t.error}` : `${t.median_ms.toFixed(1)} ms per run [${t.q25_ms.toFixed(1)}–${t.q75_ms.toFixed(1)}], ${t.forwards} forwards, ${t.network_images} images, max |webgpu - wasm| ${t.max_abs_diff_vs_wasm.toExponential(1)}`}`))));
   const { class: label, guidance, repeats, warmup } = results.image_runs ?? {};
   if (imageRows.length) lines.push(`Whole images (the app's samplers; CPU tensors, or the app's graph capture in the _capture rows; SAMPLER:STEPS:GUIDE:BATCH, class ${label}, guidance ${guidance}; median of ${repeats} after ${warmup} warm-up):`, ...imageRows);
+  const q = results.quality_samples;
+  if (q) {
+    lines.push(`Quality samples (${q.per_class} per class, ${q.sampler} ${q.guide} guide, guidance ${q.guidance}, the app's graph capture; judge with training/scripts/compare_weight_storage.py):`);
+    if (q.error) lines.push(`  failed: ${q.error}`);
+    for (const [id, t] of Object.entries(q.models ?? {})) lines.push(`  ${id}: ${t.error ? `failed: ${t.error}` : `${t.images} images, ${t.steps} steps, in ${(t.ms / 1000).toFixed(1)} s -> ${t.file}`}`);
+  }
   if (results.pytorch.skipped) lines.push(`PyTorch CUDA: skipped (${results.pytorch.skipped})`);
   else lines.push(`PyTorch ${results.pytorch.torch}, CUDA ${results.pytorch.cuda}, ${results.pytorch.dtype}, TF32 ${results.pytorch.tf32 ? 'on' : 'off'}, weights ${[...new Set(Object.values(results.pytorch.weights ?? {}))].join(' / ')}`);
   const batchErrors = results.models.flatMap((m) => Object.entries(m.ms_per_forward).flatMap(([name, byBatch]) => Object.entries(byBatch).filter(([, t]) => t.error).map(([b, t]) => `${m.id} ${name} batch ${b}: ${t.error}`)));

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { assemble, BUNDLES, childResult, DEFAULT_BUNDLES, formatTable, MODES, parseArgs, patchBundle, PATCHES, runtimeKey, selectModels } from './bench.mjs';
-import { bundleSampling, IMAGE_RUNS, parseImageRuns, timeImageRun } from './image-run.mjs';
+import { bundleSampling, drawSamples, IMAGE_RUNS, parseImageRuns, SAMPLES, samplesFile, timeImageRun } from './image-run.mjs';
 import { BenchError, chooseAdapter, freshBytes, installWriteBufferCopy, isShared } from './webgpu-node.mjs';
 
 test('freshBytes copies the elements a typed-array write names into an ArrayBuffer of its own', () => {
@@ -192,6 +192,12 @@ test('assemble: per model, per runtime, per batch, with failures and the hardwar
   assert.deepEqual(Object.keys(half.models[0].ms_per_forward), ['webgpu_jsep']); // PyTorch's rows are the float32 model's
   assert.match(formatTable(half), /^float16 compute: largest \|WebGPU - float32 WASM\| on 'denoised': webgpu_jsep 1\.00e-6$/m);
   assert.doesNotMatch(formatTable(half), /^largest \|WebGPU - WASM\|/m);
+  const samples = { per_class: 50, ...SAMPLES, models: { m: { file: samplesFile('m'), images: 500, steps: 8, forwards: 400, ms: 2500 }, 'm@f16': { error: 'the adapter has no shader-f16' } } };
+  const withSamples = assemble({ options, models: [{ id: 'm' }], adapter, bundles: [{ ...bundles[0], samples }, bundles[1]], cuda, webgpuVersion: '0.6.2', measuredAt: 'now' });
+  assert.deepEqual(withSamples.quality_samples, samples);
+  assert.match(formatTable(withSamples), /^ {2}m: 500 images, 8 steps, in 2\.5 s -> samples-m\.u8$/m);
+  assert.match(formatTable(withSamples), /^ {2}m@f16: failed: the adapter has no shader-f16$/m);
+  assert.equal(r.quality_samples, undefined);
   const skipped = assemble({ options, models: [{ id: 'm' }], adapter, bundles, cuda: { skipped: 'no CUDA device' }, webgpuVersion: '0.6.2', measuredAt: 'now' });
   assert.deepEqual(skipped.pytorch, { skipped: 'no CUDA device' });
   assert.match(formatTable(skipped), /PyTorch CUDA: skipped \(no CUDA device\)/);
@@ -313,4 +319,37 @@ test('whole images ride on the bundle\'s first entry, then on each model in the 
   assert.match(formatTable(r), /^a\s+webgpu_jsep_capture\s+heun:18:every:1\s+240\.0 ms per run/m);
   assert.deepEqual(r.image_runs.runs, ['heun:18:every:1']);
   assert.match(formatTable(r), /^a\s+webgpu_jsep\s+heun:18:every:1\s+700\.0 ms per run \[690\.0–710\.0\], 35 forwards, 70 images, max \|webgpu - wasm\| 2\.0e-6$/m);
+});
+
+test('drawSamples: class-major runs of one class, each from its own seed, as uint8; --samples and the file name checked', async () => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
+  const sampling = await import(await bundleSampling(root, join(mkdtempSync(join(tmpdir(), 'gpu-bench-test-')), 'app-sampling.mjs')));
+  const ort = await import(join(root, 'node_modules/onnxruntime-web/dist/ort.node.min.mjs'));
+  ort.env.wasm.numThreads = 1;
+  const manifest = JSON.parse(readFileSync(join(root, 'public/models/manifest.json'), 'utf8'));
+  const e = manifest.models.find((m) => m.id === 'diffip-fmnist');
+  const session = await ort.InferenceSession.create(readFileSync(join(root, 'public/models', e.file)), { executionProviders: ['wasm'] });
+  const model = { id: e.id, channels: e.channels, resolution: e.resolution, numClasses: e.num_classes };
+  const seen = [];
+  const denoise = async (x, sigma, labels) => {
+    seen.push(Array.from(new Set(labels)));
+    const n = labels.length;
+    const out = await session.run({ x: new ort.Tensor('float32', x, [n, 1, 32, 32]), sigma: new ort.Tensor('float32', sigma, [n]), class_label: new ort.Tensor('int64', BigInt64Array.from(labels, BigInt), [n]) }, ['denoised']);
+    return out.denoised.data;
+  };
+  const drawn = await drawSamples({ sampling, model, edm: e.edm, perClass: SAMPLES.batch, denoise });
+  const size = 32 * 32;
+  assert.equal(drawn.pixels.length, e.num_classes * SAMPLES.batch * size);
+  assert.equal(drawn.steps, 8); // the contract's default for DPM-Solver++(2M)
+  // Run 3 is class 3 from seed SAMPLES.seed + 3: the same images as the app's sampler called directly.
+  const direct = await sampling.SAMPLERS['dpmpp-2m'](denoise, { seed: SAMPLES.seed + 3, steps: 8, shape: [SAMPLES.batch, 1, 32, 32], classLabel: 3, guidance: 2, guidanceInterval: sampling.GUIDES.interval.interval, numClasses: e.num_classes, edm: e.edm });
+  assert.deepEqual(drawn.pixels.subarray(3 * SAMPLES.batch * size, 4 * SAMPLES.batch * size), sampling.toBytes(direct));
+  assert.ok(seen.every((labels) => labels.length <= 2)); // one class per run (and the unconditional label under guidance)
+  await assert.rejects(drawSamples({ sampling, model, edm: e.edm, perClass: 15, denoise }), /not a multiple of 10/);
+  await assert.rejects(drawSamples({ sampling, model: { ...model, numClasses: 0 }, edm: e.edm, perClass: 10, denoise }), /no classes/);
+  assert.equal(samplesFile('diffit-fmnist@f16'), 'samples-diffit-fmnist.f16.u8');
+  assert.equal(parseArgs([]).samples, 0);
+  assert.equal(parseArgs(['--samples', '50']).samples, 50);
+  assert.throws(() => parseArgs(['--samples', '15']), /multiples of 10/);
+  await session.release();
 });

@@ -140,6 +140,60 @@ export async function timeImageRun({ ort, session, referenceSession, sampling, m
 }
 
 /**
+ * Quality samples (`--samples PER_CLASS`): images to judge a file by, class accuracy and FD_clf, with
+ * training/scripts/compare_weight_storage.py. A first visit's sampler and guide at the contract's default
+ * steps, guidance 2, PER_CLASS images of each class in runs of `batch` images of one class; run r (counted
+ * over all classes) starts from the app's noise of seed `seed` + r, so two files drawn with the same settings
+ * see the same noise and their images pair up.
+ */
+export const SAMPLES = { sampler: 'dpmpp-2m', guide: 'interval', guidance: 2, batch: 10, seed: 1000 };
+
+/** The file name the quality samples of a model row are written to (no '@': the device call brings back plain names). */
+export const samplesFile = (id) => `samples-${id.replace('@', '.')}.u8`;
+
+/**
+ * Draws the quality samples of `model` through `denoise` (see SAMPLES): uint8 pixels, class-major
+ * [classes × perClass, C, H, W], the forwards and the milliseconds it took.
+ */
+export async function drawSamples({ sampling, model, edm, perClass, denoise }) {
+  if (!(model.numClasses > 0)) throw new Error(`${model.id} has no classes to draw samples of`);
+  if (!Number.isInteger(perClass / SAMPLES.batch) || perClass < SAMPLES.batch) throw new Error(`--samples ${perClass} is not a multiple of ${SAMPLES.batch}`);
+  const size = model.channels * model.resolution * model.resolution;
+  const pixels = new Uint8Array(model.numClasses * perClass * size);
+  const sample = sampling.SAMPLERS[SAMPLES.sampler];
+  const steps = contract.samplers[SAMPLES.sampler].default_steps;
+  const t0 = performance.now();
+  let run = 0;
+  for (let label = 0; label < model.numClasses; label++) {
+    for (let start = 0; start < perClass; start += SAMPLES.batch, run++) {
+      const x = await sample(denoise, {
+        seed: SAMPLES.seed + run,
+        steps,
+        shape: [SAMPLES.batch, model.channels, model.resolution, model.resolution],
+        classLabel: label,
+        guidance: SAMPLES.guidance,
+        guidanceInterval: sampling.GUIDES[SAMPLES.guide].interval,
+        numClasses: model.numClasses,
+        edm,
+      });
+      pixels.set(sampling.toBytes(x), run * SAMPLES.batch * size);
+    }
+  }
+  return { pixels, ms: performance.now() - t0, steps };
+}
+
+/**
+ * The app's graph capture as a denoiser for drawSamples (as the app runs WebGPU), with every output's dims
+ * from `referenceSession`; `release()` frees its captured sessions.
+ */
+export function captureDenoiser(ort, bytes, sampling, model, referenceSession) {
+  const graphs = new Map();
+  const counts = { forwards: 0, images: 0 };
+  const denoise = capturedDenoiser(ort, bytes, sampling, model, counts, graphs, outputDims(ort, referenceSession, model));
+  return { denoise, counts, release: async () => { for (const graph of graphs.values()) await graph.release().catch(() => undefined); } };
+}
+
+/**
  * Bundles the app's samplers and guides (src/sampling/samplers.ts, src/sampling/heun.ts, with the
  * contract they read) and its graph capture (src/inference/graph-capture.ts) into one ES module at `outFile`, with rolldown (a dependency of Vite):
  * prepare.sh carries it to the GPU machine, which has no node_modules.
@@ -153,7 +207,7 @@ export async function bundleSampling(root, outFile) {
       {
         name: 'app-sampling',
         resolveId: (id) => (id === entry ? entry : null),
-        load: (id) => (id === entry ? `export { SAMPLERS, evaluationsPerRun } from ${JSON.stringify(`${root}/src/sampling/samplers.ts`)};\nexport { GUIDES } from ${JSON.stringify(`${root}/src/sampling/heun.ts`)};\nexport { CapturedGraph } from ${JSON.stringify(`${root}/src/inference/graph-capture.ts`)};\n` : null),
+        load: (id) => (id === entry ? `export { SAMPLERS, evaluationsPerRun } from ${JSON.stringify(`${root}/src/sampling/samplers.ts`)};\nexport { GUIDES } from ${JSON.stringify(`${root}/src/sampling/heun.ts`)};\nexport { toBytes } from ${JSON.stringify(`${root}/src/sampling/pixels.ts`)};\nexport { CapturedGraph } from ${JSON.stringify(`${root}/src/inference/graph-capture.ts`)};\n` : null),
       },
     ],
     resolve: { alias: { '@': `${root}/src` } },

@@ -22,10 +22,10 @@
 // those dispatches by program name (the pipeline's label).
 /* global GPUBufferUsage, GPUMapMode -- WebGPU's, set on globalThis by installWebGPU */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { quartiles } from '../stats.mjs';
-import { IMAGE_RUN_SETTINGS, timeImageRun } from './image-run.mjs';
+import { captureDenoiser, drawSamples, IMAGE_RUN_SETTINGS, SAMPLES, samplesFile, timeImageRun } from './image-run.mjs';
 import { chooseAdapter, installWebGPU } from './webgpu-node.mjs';
 
 const job = JSON.parse(process.argv[2]);
@@ -351,6 +351,7 @@ for (const mode of job.modes) {
   }
 }
 if (job.imageRuns?.length) await imageRuns();
+if (job.samples > 0) await qualitySamples();
 writeFileSync(job.out, JSON.stringify(result));
 process.exit(0); // Dawn's device keeps the event loop alive
 
@@ -393,5 +394,41 @@ async function imageRuns() {
     result.image_runs.error = message(e);
     if (result.image_runs_capture) result.image_runs_capture.error = result.image_runs.error;
     say('image', result.image_runs.error);
+  }
+}
+
+/**
+ * Quality samples per model (image-run.mjs SAMPLES), drawn through the app's graph capture and written
+ * beside the results as `samplesFile(id)`, for training/scripts/compare_weight_storage.py to judge.
+ */
+async function qualitySamples() {
+  result.samples = { per_class: job.samples, ...SAMPLES, models: {} };
+  try {
+    const sampling = await import(pathToFileURL(job.sampling).href);
+    for (const m of job.models) {
+      let referenceSession;
+      let capture;
+      try {
+        const bytes = readFileSync(m.path);
+        referenceSession = await ort.InferenceSession.create(m.referencePath ? readFileSync(m.referencePath) : bytes, { ...base, executionProviders: ['wasm'] });
+        capture = captureDenoiser(ort, bytes, sampling, m, referenceSession);
+        const drawn = await drawSamples({ sampling, model: m, edm: m.edm, perClass: job.samples, denoise: capture.denoise });
+        const file = samplesFile(m.id);
+        writeFileSync(join(job.samplesDir, file), drawn.pixels);
+        const images = m.numClasses * job.samples;
+        result.samples.models[m.id] = { file, images, steps: drawn.steps, forwards: capture.counts.forwards, ms: drawn.ms };
+        say('samples', `${m.id}: ${images} images in ${(drawn.ms / 1000).toFixed(1)} s (${capture.counts.forwards} forwards) -> ${file}`);
+      } catch (e) {
+        result.samples.models[m.id] = { error: message(e) };
+        say('samples', `${m.id}: ${result.samples.models[m.id].error}`);
+      } finally {
+        await capture?.release();
+        await referenceSession?.release().catch(() => undefined);
+      }
+      writeFileSync(job.out, JSON.stringify(result));
+    }
+  } catch (e) {
+    result.samples.error = message(e);
+    say('samples', result.samples.error);
   }
 }

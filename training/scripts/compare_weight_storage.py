@@ -7,6 +7,10 @@ default steps, the `interval` guide) with guidance 2, judged as scripts/compare_
 
 Reports |pixels_a - pixels_b| in 8-bit levels (mean, max, and the 95th percentile of each image's mean) and each
 file's class accuracy and FD_clf against --fd-reference training images.
+
+--a and --b may instead both be quality samples of the GPU bench (`npm run bench -- --gpu --samples 50`: files
+`samples-<id>.u8`, e.g. the float32 file and its float16-compute form drawn on a real GPU, with the same noise),
+which are judged as they are: uint8 pixels, class-major, --per-class images of each class.
 """
 
 from __future__ import annotations
@@ -25,12 +29,23 @@ from diffit.data import dataset_names
 from diffit.images import to_uint8
 from diffit.runtime import OnnxDenoiser
 
+SAMPLES_SUFFIX = ".u8"
+"""The GPU bench's quality samples (scripts/gpu-bench/image-run.mjs samplesFile)."""
+
+
+def read_samples(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A quality-samples file as images in [-1, 1] (exact 8-bit levels), or None if it does not hold `shape`."""
+    data = np.frombuffer(path.read_bytes(), dtype=np.uint8)
+    if data.size != int(np.prod(shape)):
+        return None
+    return data.reshape(shape).astype(np.float64) / 127.5 - 1.0
+
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python scripts/compare_weight_storage.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--a", type=Path, required=True, help="the reference file (float32 weights)")
-    p.add_argument("--b", type=Path, required=True, help="the file to judge against it")
+    p.add_argument("--a", type=Path, required=True, help="the reference file (float32 weights), or its quality samples")
+    p.add_argument("--b", type=Path, required=True, help="the file to judge against it, or its quality samples")
     p.add_argument("--classifier", type=Path, required=True)
     p.add_argument("--dataset", choices=dataset_names(), default="fashion-mnist")
     p.add_argument("--data", default=None)
@@ -49,6 +64,10 @@ def main(argv=None) -> int:
         p.exit(2, f"error: --json {args.json}: no folder {args.json.parent}\n")
     if args.per_class % args.batch:
         p.exit(2, f"error: --per-class {args.per_class} must be a multiple of --batch {args.batch}\n")
+    drawn = [path.suffix == SAMPLES_SUFFIX for path in (args.a, args.b)]
+    if drawn[0] != drawn[1]:
+        p.exit(2, f"error: --a and --b must both be ONNX files or both {SAMPLES_SUFFIX} quality samples (drawn with the "
+                  "same noise), not one of each\n")
 
     judge = Judge(args)
     labels = judge.labels
@@ -56,13 +75,21 @@ def main(argv=None) -> int:
     files, pixels = {}, {}
     for key, path in (("a", args.a), ("b", args.b)):
         t0 = time.perf_counter()
-        x = draw(OnnxDenoiser(path, args.threads), "dpmpp-2m", steps, judge.noise, labels, judge.num_classes,
-                 args.guidance, args.batch, GUIDES["interval"])
+        if drawn[0]:
+            x = read_samples(path, (len(labels), *judge.noise.shape[1:]))
+            if x is None:
+                p.exit(2, f"error: --{key} {path} does not hold {len(labels)} images of {judge.noise.shape[1:]} "
+                          f"(--per-class {args.per_class}, {judge.num_classes} classes)\n")
+        else:
+            x = draw(OnnxDenoiser(path, args.threads), "dpmpp-2m", steps, judge.noise, labels, judge.num_classes,
+                     args.guidance, args.batch, GUIDES["interval"])
         pixels[key] = to_uint8(x).astype(np.int16)
-        files[key] = {"onnx": str(path), "bytes": path.stat().st_size, **judge.score(x), "seconds": time.perf_counter() - t0}
+        files[key] = {("samples" if drawn[0] else "onnx"): str(path), "bytes": path.stat().st_size, **judge.score(x),
+                      "seconds": time.perf_counter() - t0}
     diff = np.abs(pixels["a"] - pixels["b"])
     result = {"setup": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "json"},
-              "run": f"dpmpp-2m, {steps} steps, guidance {args.guidance} in (0, {GUIDES['interval'][1]:g}]",
+              "run": ("the GPU bench's quality samples (scripts/gpu-bench/image-run.mjs SAMPLES)" if drawn[0] else
+                      f"dpmpp-2m, {steps} steps, guidance {args.guidance} in (0, {GUIDES['interval'][1]:g}]"),
               "samples": len(labels), "pixel_diff_mean": float(diff.mean()), "pixel_diff_max": int(diff.max()),
               "image_diff_p95": float(np.percentile(diff.mean(axis=(1, 2, 3)), 95)), **files}
     print(f"{args.b.name} vs {args.a.name}: pixels differ by {result['pixel_diff_mean']:.3f} levels on average "

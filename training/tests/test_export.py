@@ -217,6 +217,45 @@ def test_compare_weight_storage_refuses_bad_input_in_one_line(tmp_path, capsys):
         assert stop.value.code == 2 and len(err.splitlines()) == 1 and words in err, err
 
 
+def test_compare_weight_storage_judges_quality_samples_of_the_gpu_bench(tmp_path, capsys):
+    """Two .u8 files of class-major uint8 pixels (the GPU bench's quality samples) are judged as they are: real
+    training images, 10 of each class in class order, score as real images do, and a file against itself differs by
+    nothing. A .u8 against an .onnx, or a file of the wrong size, is one line and exit 2."""
+    import sys
+
+    import numpy as np
+
+    from diffit.data import load_dataset
+    from diffit.images import to_uint8
+
+    sys.path.insert(0, str(REPO / "training" / "scripts"))
+    from compare_weight_storage import main as compare
+
+    images, labels, _ = load_dataset("fashion-mnist", None, "train")
+    picked = np.concatenate([images[labels == c][:10] for c in range(10)])
+    a, b = tmp_path / "samples-a.u8", tmp_path / "samples-b.u8"
+    a.write_bytes(to_uint8(picked).tobytes())
+    b.write_bytes(to_uint8(picked).tobytes())
+    classifier = REPO / "training" / "weights" / "classifier-fmnist.pt"
+    out = tmp_path / "judged.json"
+    assert compare([str(v) for v in ["--a", a, "--b", b, "--classifier", classifier, "--per-class", 10,
+                                     "--fd-reference", 200, "--json", out]]) == 0
+    result = json.loads(out.read_text())
+    assert result["samples"] == 100 and result["pixel_diff_max"] == 0
+    assert result["a"]["accuracy"] >= 0.85 and result["a"] == {**result["b"], "samples": str(a), "seconds": result["a"]["seconds"]}
+    assert result["a"]["samples"] == str(a) and "quality samples" in result["run"]
+    capsys.readouterr()
+    onnx_file = REPO / "public" / "models" / "diffip-fmnist.onnx"
+    short = tmp_path / "short.u8"
+    short.write_bytes(b"\0" * 100)
+    for args, words in [(["--a", a, "--b", onnx_file], "both be ONNX files or both .u8 quality samples"),
+                        (["--a", a, "--b", short], "does not hold 100 images")]:
+        with pytest.raises(SystemExit) as stop:
+            compare([str(v) for v in [*args, "--classifier", classifier, "--per-class", 10, "--fd-reference", 200]])
+        err = capsys.readouterr().err.strip()
+        assert stop.value.code == 2 and len(err.splitlines()) == 1 and words in err, err
+
+
 def test_the_exported_graph_has_the_fewer_dispatch_form_and_the_same_function(tmp_path):
     """Each GELU is one com.microsoft Gelu node (not the five nodes torch.onnx writes), each TMSA splits q, k, v with one
     Split (not three Gathers) after one permutation that both cuts windows and moves heads ahead of them, 1/sqrt(d) is
