@@ -385,12 +385,13 @@ async function main() {
   const measuredAt = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const scratch = mkdtempSync(join(tmpdir(), 'gpu-bench-'));
   try {
-    if (options.imageRuns.length && !options.sampling) {
+    if ((options.imageRuns.length || options.samples) && !options.sampling) {
       try {
         options.sampling = await bundleSampling(ROOT, join(scratch, 'app-sampling.mjs'));
       } catch (e) {
-        console.error(`gpu bench: no whole-image runs (bundling src/sampling failed: ${String(e?.message ?? e).split('\n')[0]}; pass --sampling)`);
+        console.error(`gpu bench: no whole-image runs or quality samples (bundling src/sampling failed: ${String(e?.message ?? e).split('\n')[0]}; pass --sampling)`);
         options.imageRuns = [];
+        options.samples = 0;
       }
     }
     const bundles = options.bundles.flatMap((b) => runBundle(b, options, models, scratch));
