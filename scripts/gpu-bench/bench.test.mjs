@@ -252,14 +252,19 @@ test('parseImageRuns: SAMPLER:STEPS:GUIDE:BATCH items, none, and one clear error
   assert.throws(() => parseArgs(['--image-repeats', '0']), /at least 1/);
 });
 
-test('timeImageRun: the app\'s samplers, bundled, drive a session; forwards, images and the final x checked', async () => {
+/** The app's samplers bundled, onnxruntime-web's WASM (one thread), and the shipped diffip-fmnist: what the image tests drive. */
+async function samplersAndDiffip() {
   const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
   const sampling = await import(await bundleSampling(root, join(mkdtempSync(join(tmpdir(), 'gpu-bench-test-')), 'app-sampling.mjs')));
   const ort = await import(join(root, 'node_modules/onnxruntime-web/dist/ort.node.min.mjs'));
   ort.env.wasm.numThreads = 1;
   const manifest = JSON.parse(readFileSync(join(root, 'public/models/manifest.json'), 'utf8'));
   const e = manifest.models.find((m) => m.id === 'diffip-fmnist');
-  const bytes = readFileSync(join(root, 'public/models', e.file));
+  return { sampling, ort, e, bytes: readFileSync(join(root, 'public/models', e.file)) };
+}
+
+test('timeImageRun: the app\'s samplers, bundled, drive a session; forwards, images and the final x checked', async () => {
+  const { sampling, ort, e, bytes } = await samplersAndDiffip();
   const [session, referenceSession] = await Promise.all([0, 1].map(() => ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] })));
   const model = { id: e.id, channels: e.channels, resolution: e.resolution, numClasses: e.num_classes };
   // 3 DPM steps evaluate at sigma 80 (above the interval: B images), then twice inside it (2B).
@@ -322,13 +327,8 @@ test('whole images ride on the bundle\'s first entry, then on each model in the 
 });
 
 test('drawSamples: class-major runs of one class, each from its own seed, as uint8; --samples and the file name checked', async () => {
-  const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
-  const sampling = await import(await bundleSampling(root, join(mkdtempSync(join(tmpdir(), 'gpu-bench-test-')), 'app-sampling.mjs')));
-  const ort = await import(join(root, 'node_modules/onnxruntime-web/dist/ort.node.min.mjs'));
-  ort.env.wasm.numThreads = 1;
-  const manifest = JSON.parse(readFileSync(join(root, 'public/models/manifest.json'), 'utf8'));
-  const e = manifest.models.find((m) => m.id === 'diffip-fmnist');
-  const session = await ort.InferenceSession.create(readFileSync(join(root, 'public/models', e.file)), { executionProviders: ['wasm'] });
+  const { sampling, ort, e, bytes } = await samplersAndDiffip();
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
   const model = { id: e.id, channels: e.channels, resolution: e.resolution, numClasses: e.num_classes };
   const seen = [];
   const denoise = async (x, sigma, labels) => {
