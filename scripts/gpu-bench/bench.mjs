@@ -144,12 +144,17 @@ export function parseArgs(argv) {
 export const F16_SUFFIX = '@f16';
 export const f16File = (file) => file.replace(/\.onnx$/, '.f16.onnx');
 
+/** A --models id -> its manifest id and whether it names the float16-compute file (prepare.sh asks this too). */
+export function parseModelId(id) {
+  const f16 = id.endsWith(F16_SUFFIX);
+  return { baseId: f16 ? id.slice(0, -F16_SUFFIX.length) : id, f16 };
+}
+
 /** The manifest entries to run, each with its ONNX file checked against the manifest's sha256. */
 export function selectModels(manifest, ids, modelDir) {
   const wanted = ids.length === 1 && ids[0] === 'all' ? manifest.models.map((m) => m.id) : ids;
   return wanted.map((wantedId) => {
-    const f16 = wantedId.endsWith(F16_SUFFIX);
-    const baseId = f16 ? wantedId.slice(0, -F16_SUFFIX.length) : wantedId;
+    const { baseId, f16 } = parseModelId(wantedId);
     const e = manifest.models.find((m) => m.id === baseId);
     if (!e) throw new BenchError(`no model ${baseId} in the manifest; choose from ${manifest.models.map((m) => m.id).join(', ')} (each also as <id>${F16_SUFFIX})`);
     const path = join(modelDir, e.file);

@@ -66,13 +66,17 @@ for deb in "${DEBS[@]}"; do ls "$STAGE"/debs/"${deb}"_*.deb >/dev/null || die "a
 
 PYTHON=${PYTHON:-.venv/bin/python}
 for id in "${MODELS[@]}"; do
-  base=${id%@f16}
-  file=$(node -e "const m=require('./public/models/manifest.json').models.find(e=>e.id===process.argv[1]); if(!m) process.exit(1); console.log(m.file)" "$base") \
-    || die "no model $base in public/models/manifest.json"
+  # The manifest's file of the id, and for <id>@f16 (bench.mjs parseModelId) the name of its float16-compute file.
+  read -r file half <<<"$(node -e "import('./scripts/gpu-bench/bench.mjs').then((b) => {
+    const { baseId, f16 } = b.parseModelId(process.argv[1]);
+    const m = require('./public/models/manifest.json').models.find((e) => e.id === baseId);
+    if (m) console.log(m.file, f16 ? b.f16File(m.file) : '');
+  })" "$id")"
+  [ -n "$file" ] || die "no model ${id%@f16} in public/models/manifest.json"
   [ -f "public/models/$file" ] || die "public/models/$file is missing (restore it: .venv/bin/python training/scripts/slim_tree.py back)"
   cp "public/models/$file" "$STAGE/models/"
-  if [ "$id" != "$base" ]; then # <id>@f16: the network in float16 (bench.mjs F16_SUFFIX), made here from the shipped file
-    PYTHONPATH=training "$PYTHON" -m diffit.float16_graph "public/models/$file" "$STAGE/models/${file%.onnx}.f16.onnx" \
+  if [ -n "$half" ]; then # the network in float16, made here from the shipped file
+    PYTHONPATH=training "$PYTHON" -m diffit.float16_graph "public/models/$file" "$STAGE/models/$half" \
       || die "python -m diffit.float16_graph failed for $file"
   fi
 done

@@ -108,6 +108,11 @@ function inputs(m, batch) {
   return { shape, x: normal(size, 7), xOther: normal(size, 8), sigma: new Float32Array(batch).fill(1), labels: new BigInt64Array(batch).fill(0n) };
 }
 
+/** The WASM session a model's WebGPU results are checked against: a float16-compute file's is the float32 file it was made from. */
+function openReference(m, bytes) {
+  return ort.InferenceSession.create(m.referencePath ? readFileSync(m.referencePath) : bytes, { ...base, executionProviders: ['wasm'] });
+}
+
 /**
  * The same bundle's WASM outputs for x (seed 7) at every batch: `denoised` to check against, and
  * every output's dims (capture pre-allocates `denoised`). Once per model, for all the modes.
@@ -115,8 +120,7 @@ function inputs(m, batch) {
 const references = new Map();
 async function reference(m, bytes) {
   if (!references.has(m.id)) {
-    // A float16-compute file is checked against the shipped float32 file it was made from.
-    const session = await ort.InferenceSession.create(m.referencePath ? readFileSync(m.referencePath) : bytes, { ...base, executionProviders: ['wasm'] });
+    const session = await openReference(m, bytes);
     const byBatch = {};
     try {
       for (const batch of job.batches) {
@@ -367,7 +371,7 @@ async function imageRuns() {
     for (const m of job.models) {
       const bytes = readFileSync(m.path);
       const session = await ort.InferenceSession.create(bytes, webgpu);
-      const referenceSession = await ort.InferenceSession.create(m.referencePath ? readFileSync(m.referencePath) : bytes, { ...base, executionProviders: ['wasm'] });
+      const referenceSession = await openReference(m, bytes);
       const kinds = [[result.image_runs, null], ...(job.imageCapture ? [[result.image_runs_capture, { bytes }]] : [])];
       try {
         for (const run of job.imageRuns) {
@@ -410,7 +414,7 @@ async function qualitySamples() {
       let capture;
       try {
         const bytes = readFileSync(m.path);
-        referenceSession = await ort.InferenceSession.create(m.referencePath ? readFileSync(m.referencePath) : bytes, { ...base, executionProviders: ['wasm'] });
+        referenceSession = await openReference(m, bytes);
         capture = captureDenoiser(ort, bytes, sampling, m, referenceSession);
         const drawn = await drawSamples({ sampling, model: m, edm: m.edm, perClass: job.samples, denoise: capture.denoise });
         const file = samplesFile(m.id);
