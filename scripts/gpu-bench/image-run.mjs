@@ -57,14 +57,16 @@ function sessionDenoiser(ort, session, model, counts) {
 }
 
 /**
- * The denoiser the samplers call over the app's graph capture (src/inference/graph-capture.ts, bundled
- * with the samplers): one captured session per batch size met, made on first use with every output
- * bound to a GPU buffer as the app binds them, then replayed. `dimsAt(n)` gives every output's dims
- * at batch n; `graphs` (batch -> graph) outlives the run so that later runs replay.
+ * The app's graph capture (src/inference/graph-capture.ts, bundled with the samplers) as the denoiser the
+ * samplers call, as the app runs WebGPU: one captured session per batch size met, made on first use with
+ * every output bound to a GPU buffer as the app binds them (dims from one forward of `referenceSession`),
+ * then replayed by every later call. Counts forwards and images into `counts`; `release()` frees the sessions.
  */
-function capturedDenoiser(ort, bytes, sampling, model, counts, graphs, dimsAt) {
+export function captureDenoiser(ort, bytes, sampling, model, referenceSession, counts = { forwards: 0, images: 0 }) {
   const chw = [model.channels, model.resolution, model.resolution];
-  return async (x, sigma, labels) => {
+  const dimsAt = outputDims(ort, referenceSession, model);
+  const graphs = new Map(); // batch -> captured graph
+  const denoise = async (x, sigma, labels) => {
     const n = labels.length;
     counts.forwards += 1;
     counts.images += n;
@@ -72,6 +74,10 @@ function capturedDenoiser(ort, bytes, sampling, model, counts, graphs, dimsAt) {
     const out = await graphs.get(n).run(x, Float32Array.from(sigma), Int32Array.from(labels), []);
     return out.denoised;
   };
+  const release = async () => {
+    for (const graph of graphs.values()) await graph.release().catch(() => undefined);
+  };
+  return { denoise, counts, release };
 }
 
 /** Every output's dims at batch n, from one forward of `session` (the WASM reference). */
@@ -119,19 +125,19 @@ export async function timeImageRun({ ort, session, referenceSession, sampling, m
   const reference = await sample(sessionDenoiser(ort, referenceSession, model, { forwards: 0, images: 0 }), opts);
   const times = [];
   let last;
-  let counts;
-  const graphs = new Map(); // with `capture` ({ bytes }): the app's captured sessions, one per batch size
-  const dimsAt = capture && outputDims(ort, referenceSession, model);
+  const counts = { forwards: 0, images: 0 };
+  // With `capture` ({ bytes }): the app's captured sessions, one per batch size, kept across the runs.
+  const captured = capture && captureDenoiser(ort, capture.bytes, sampling, model, referenceSession, counts);
+  const denoise = captured ? captured.denoise : sessionDenoiser(ort, session, model, counts);
   try {
     for (let i = 0; i < warmup + runs; i++) {
-      counts = { forwards: 0, images: 0 };
-      const denoise = capture ? capturedDenoiser(ort, capture.bytes, sampling, model, counts, graphs, dimsAt) : sessionDenoiser(ort, session, model, counts);
+      Object.assign(counts, { forwards: 0, images: 0 });
       const t0 = performance.now();
       last = await sample(denoise, opts);
       if (i >= warmup) times.push(performance.now() - t0);
     }
   } finally {
-    for (const graph of graphs.values()) await graph.release().catch(() => undefined);
+    await captured?.release();
   }
   let diff = 0;
   for (let k = 0; k < last.length; k++) diff = Math.max(diff, Math.abs(last[k] - reference[k]));
@@ -141,12 +147,12 @@ export async function timeImageRun({ ort, session, referenceSession, sampling, m
 
 /**
  * Quality samples (`--samples PER_CLASS`): images to judge a file by, class accuracy and FD_clf, with
- * training/scripts/compare_weight_storage.py. A first visit's sampler and guide at the contract's default
+ * training/scripts/compare_weight_storage.py. A first visit's sampler and guide (the contract's `first_visit`) at its default
  * steps, guidance 2, PER_CLASS images of each class in runs of `batch` images of one class; run r (counted
  * over all classes) starts from the app's noise of seed `seed` + r, so two files drawn with the same settings
  * see the same noise and their images pair up.
  */
-export const SAMPLES = { sampler: 'dpmpp-2m', guide: 'interval', guidance: 2, batch: 10, seed: 1000 };
+export const SAMPLES = { sampler: contract.first_visit.sampler, guide: contract.first_visit.guide, guidance: 2, batch: 10, seed: 1000 };
 
 /** The file name the quality samples of a model row are written to (no '@': the device call brings back plain names). */
 export const samplesFile = (id) => `samples-${id.replace('@', '.')}.u8`;
@@ -180,17 +186,6 @@ export async function drawSamples({ sampling, model, edm, perClass, denoise }) {
     }
   }
   return { pixels, ms: performance.now() - t0, steps };
-}
-
-/**
- * The app's graph capture as a denoiser for drawSamples (as the app runs WebGPU), with every output's dims
- * from `referenceSession`; `release()` frees its captured sessions.
- */
-export function captureDenoiser(ort, bytes, sampling, model, referenceSession) {
-  const graphs = new Map();
-  const counts = { forwards: 0, images: 0 };
-  const denoise = capturedDenoiser(ort, bytes, sampling, model, counts, graphs, outputDims(ort, referenceSession, model));
-  return { denoise, counts, release: async () => { for (const graph of graphs.values()) await graph.release().catch(() => undefined); } };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Manifest, ModelEntry } from '@/types/manifest';
-import { clampParam, DEFAULT_PARAMS, LIMITS, parseClass, SAMPLER_NAMES, readStepParam, readUrlParams, roundGuidance, SAMPLER_CHOICES, withParam, withStepParam, writeUrlParams } from './url-params';
+import { clampParam, DEFAULT_PARAMS, FIRST_VISIT, GUIDE_NAMES, LIMITS, parseClass, SAMPLER_NAMES, readStepParam, readUrlParams, roundGuidance, SAMPLER_CHOICES, withParam, withStepParam, writeUrlParams } from './url-params';
 
 const model: ModelEntry = {
   id: 'diffit-fmnist',
@@ -106,5 +106,10 @@ describe('sampler names', () => {
   it('the contract names exactly the samplers the worker can run', async () => {
     const { SAMPLERS } = await import('@/sampling/samplers');
     expect([...SAMPLER_NAMES].sort()).toEqual(Object.keys(SAMPLERS).sort());
+  });
+
+  it("the first visit's sampler and guide are ones the app offers", () => {
+    expect(SAMPLER_NAMES).toContain(FIRST_VISIT.sampler);
+    expect(GUIDE_NAMES).toContain(FIRST_VISIT.guide);
   });
 });

@@ -37,6 +37,12 @@ export const SAMPLER_NAMES = Object.keys(SAMPLER_CHOICES) as SamplerName[];
 
 export const GUIDE_NAMES = Object.keys(GUIDES) as GuideName[];
 
+/** What a first visit (no parameters) runs, at the sampler's default steps (contracts/sampling.json `first_visit`; Python reads the same). */
+export const FIRST_VISIT = {
+  sampler: sampling.first_visit.sampler as SamplerName,
+  guide: sampling.first_visit.guide as GuideName,
+};
+
 export const DEFAULT_PARAMS: Omit<StudioParams, 'model'> = {
   ...sampling.defaults,
   sampler: sampling.defaults.sampler as SamplerName,

@@ -10,7 +10,7 @@ import type { ImageFrame } from '@/lib/frames';
 import { loadManifest, manifestUrl, toModelSpec } from '@/lib/manifest';
 import { IDLE_RUN, RunSession, type RunState } from '@/lib/run-session';
 import type { Trajectory } from '@/lib/trajectory';
-import { defaultsFor, parseClass, readUrlParams, SAMPLER_CHOICES, writeUrlParams, type StudioParams, withParam } from '@/lib/url-params';
+import { defaultsFor, FIRST_VISIT, parseClass, readUrlParams, SAMPLER_CHOICES, writeUrlParams, type StudioParams, withParam } from '@/lib/url-params';
 import type { Manifest, ModelEntry } from '@/types/manifest';
 
 export type PreviewMode = 'x' | 'denoised';
@@ -119,12 +119,14 @@ export const useStudioStore = create<StudioState>()((set, get) => {
       const { params, problems } = readUrlParams(search, manifest);
       set({ manifest, manifestState: 'ready', params, steps: params.steps });
       problems.forEach((text, i) => notify({ id: `url-${i}`, level: 'warning', text }));
-      // A first visit (no parameters) starts with a run, so the page shows what it does at once:
+      // A first visit (no parameters) starts with a run, so the page shows what it does at once
+      // (contracts/sampling.json `first_visit`):
       // DPM-Solver++(2M) at its default steps, Heun's quality from 8 evaluations instead of 35, and
       // guidance (once a class is chosen) in the interval guide, which spares the noisiest steps' second
       // forward at the same quality (README).
       if (new URLSearchParams(search).size === 0) {
-        set({ params: { ...params, sampler: 'dpmpp-2m', steps: SAMPLER_CHOICES['dpmpp-2m'].default_steps, guide: 'interval' } });
+        const { sampler, guide } = FIRST_VISIT;
+        set({ params: { ...params, sampler, steps: SAMPLER_CHOICES[sampler].default_steps, guide } });
         get().generate();
       } else preload();
     },

@@ -19,6 +19,8 @@ GUIDES: dict[str, tuple[float, float]] = {
     name: (float(g["lo"]), math.inf if g["hi"] is None else float(g["hi"]))
     for name, g in _SAMPLING["guides"].items() if not name.startswith("$")}
 """Guide name (the URL's `guide`) -> (lo, hi): guidance only where lo < sigma <= hi (diffit.diffusion.guided_denoiser)."""
+FIRST_VISIT: dict[str, str] = {k: v for k, v in _SAMPLING["first_visit"].items() if not k.startswith("$")}
+"""What the app runs on a first visit: {"sampler", "guide"}, at SAMPLER_STEPS[sampler] steps."""
 
 
 def round_guidance(value: float) -> float:

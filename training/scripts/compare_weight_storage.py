@@ -1,6 +1,6 @@
 """What storing the weights in float16 costs in samples: two ONNX files of one model (e.g. `diffit.export --weights
-float32` and `--weights float16`), the same noise, a first visit's sampler and guide (DPM-Solver++(2M) at its
-default steps, the `interval` guide) with guidance 2, judged as scripts/compare_samplers.py judges samplers.
+float32` and `--weights float16`), the same noise, a first visit's sampler and guide (contracts/sampling.json
+`first_visit`: DPM-Solver++(2M) at its default steps, the `interval` guide) with guidance 2, judged as scripts/compare_samplers.py judges samplers.
 
     python scripts/compare_weight_storage.py --dataset fashion-mnist --classifier weights/classifier-fmnist.pt \
         --a /tmp/fp32/diffit-fmnist.onnx --b ../public/models/diffit-fmnist.onnx --json out.json   (from training/)
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from compare_samplers import Judge, draw
 
-from diffit.contract import GUIDES, SAMPLER_STEPS
+from diffit.contract import FIRST_VISIT, GUIDES, SAMPLER_STEPS
 from diffit.data import dataset_names
 from diffit.images import to_uint8
 from diffit.runtime import OnnxDenoiser
@@ -71,7 +71,8 @@ def main(argv=None) -> int:
 
     judge = Judge(args)
     labels = judge.labels
-    steps = SAMPLER_STEPS["dpmpp-2m"]
+    sampler, guide = FIRST_VISIT["sampler"], FIRST_VISIT["guide"]
+    steps = SAMPLER_STEPS[sampler]
     files, pixels = {}, {}
     for key, path in (("a", args.a), ("b", args.b)):
         t0 = time.perf_counter()
@@ -81,15 +82,15 @@ def main(argv=None) -> int:
                 p.exit(2, f"error: --{key} {path} does not hold {len(labels)} images of {judge.noise.shape[1:]} "
                           f"(--per-class {args.per_class}, {judge.num_classes} classes)\n")
         else:
-            x = draw(OnnxDenoiser(path, args.threads), "dpmpp-2m", steps, judge.noise, labels, judge.num_classes,
-                     args.guidance, args.batch, GUIDES["interval"])
+            x = draw(OnnxDenoiser(path, args.threads), sampler, steps, judge.noise, labels, judge.num_classes,
+                     args.guidance, args.batch, GUIDES[guide])
         pixels[key] = to_uint8(x).astype(np.int16)
         files[key] = {("samples" if drawn[0] else "onnx"): str(path), "bytes": path.stat().st_size, **judge.score(x),
                       "seconds": time.perf_counter() - t0}
     diff = np.abs(pixels["a"] - pixels["b"])
     result = {"setup": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "json"},
               "run": ("the GPU bench's quality samples (scripts/gpu-bench/image-run.mjs SAMPLES)" if drawn[0] else
-                      f"dpmpp-2m, {steps} steps, guidance {args.guidance} in (0, {GUIDES['interval'][1]:g}]"),
+                      f"{sampler}, {steps} steps, guidance {args.guidance} in ({GUIDES[guide][0]:g}, {GUIDES[guide][1]:g}]"),
               "samples": len(labels), "pixel_diff_mean": float(diff.mean()), "pixel_diff_max": int(diff.max()),
               "image_diff_p95": float(np.percentile(diff.mean(axis=(1, 2, 3)), 95)), **files}
     print(f"{args.b.name} vs {args.a.name}: pixels differ by {result['pixel_diff_mean']:.3f} levels on average "

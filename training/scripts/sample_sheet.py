@@ -4,8 +4,8 @@
         --num-classes 10 --guidance 3 --png ../docs/cifar10-stages.png            (run from training/)
 
 Every panel draws the same noise (seed --seed, the counter-based generator the app shares) with the app's
-first-visit sampler: DPM-Solver++(2M), --steps 8, guidance only where the contract's interval guide applies
-(contracts/sampling.json `guides`). Panels are placed left to right in the order of --onnx, a white gap
+first-visit sampler and guide (contracts/sampling.json `first_visit`: DPM-Solver++(2M) at its default steps, guidance
+only where the `interval` guide applies). Panels are placed left to right in the order of --onnx, a white gap
 between them, so a before/after pair shows what training changed on the very same noise.
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 from compare_samplers import draw
 from PIL import Image
 
-from diffit.contract import GUIDES
+from diffit.contract import FIRST_VISIT, GUIDES, SAMPLER_STEPS
 from diffit.diffusion.sampler import SAMPLERS
 from diffit.images import grid_image
 from diffit.noise import normal_tensor
@@ -44,9 +44,9 @@ def main(argv=None):
     p.add_argument("--num-classes", type=int, required=True)
     p.add_argument("--per-class", type=int, default=8)
     p.add_argument("--guidance", type=float, default=2.0)
-    p.add_argument("--sampler", choices=sorted(SAMPLERS), default="dpmpp-2m")
-    p.add_argument("--steps", type=int, default=8)
-    p.add_argument("--guide", choices=sorted(GUIDES), default="interval")
+    p.add_argument("--sampler", choices=sorted(SAMPLERS), default=FIRST_VISIT["sampler"])
+    p.add_argument("--steps", type=int, default=SAMPLER_STEPS[FIRST_VISIT["sampler"]])
+    p.add_argument("--guide", choices=sorted(GUIDES), default=FIRST_VISIT["guide"])
     p.add_argument("--seed", type=int, default=3)
     p.add_argument("--scale", type=int, default=2, help="pixels per image pixel")
     p.add_argument("--threads", type=int, default=2)

@@ -3,8 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from diffit.contract import CONTRACT, GUIDES
+from diffit.contract import CONTRACT, FIRST_VISIT, GUIDES, SAMPLER_STEPS
 from diffit.diffusion import EDM, EVERY_SIGMA, guided_denoiser, heun_sample, karras_sigmas
+from diffit.diffusion.sampler import SAMPLERS
 from diffit.noise import normal_tensor
 
 SD = EDM.sigma_data
@@ -44,6 +45,14 @@ def test_guidance_extrapolates_from_unconditional():
     plain = guided_denoiser(denoise, 10, 10, 3.0, lambda parts: np.concatenate(parts))
     plain(x, 1.0)
     assert calls[-1] == [10, 10]  # unconditional: one plain forward
+
+
+def test_the_first_visit_names_a_sampler_and_guide_of_the_contract():
+    """contracts/sampling.json `first_visit` (the app's first run, and the quality tools' default) is a sampler that
+    diffit.diffusion runs, with default steps, and a guide the contract offers."""
+    assert set(FIRST_VISIT) == {"sampler", "guide"}
+    assert FIRST_VISIT["sampler"] in SAMPLERS and FIRST_VISIT["sampler"] in SAMPLER_STEPS
+    assert FIRST_VISIT["guide"] in GUIDES
 
 
 def test_guidance_interval_guides_only_inside_it():
