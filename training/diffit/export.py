@@ -40,9 +40,11 @@ from .manifest import (
     edited_manifest,
     entry_of,
     merge_measured,
+    merged_evaluation_rows,
     read_json,
     set_evaluation,
     upsert,
+    write_json_atomic,
 )
 from .models.config import variant_of
 from .models.unet import use_export_form
@@ -376,6 +378,9 @@ def main(argv=None):
     p.add_argument("--no-preview", action="store_true")
     p.add_argument("--evaluation-only", action="store_true",
                    help="only replace the entry's evaluation (no export, no checkpoint needed)")
+    p.add_argument("--add-evaluation", metavar="ROWS", help="JSON rows of diffit.evaluate to merge into the entry's "
+                   "side file <provenance-dir>/<id>-eval.json (a row replaces the one of its guidance scale; the protocol "
+                   "must match), then the entry's evaluation is rebuilt from it; implies --evaluation-only")
     p.add_argument("--rebuild", action="store_true",
                    help="re-merge the side files into every entry (or --id's): no export, no checkpoint needed")
     p.add_argument("--reexport", action="store_true",
@@ -383,6 +388,10 @@ def main(argv=None):
                         "defaults: for a change to the exported graph")
     p.add_argument("--weights-dir", type=Path, default=Path("weights"), help="folder of <id>-ema.pt, with --reexport")
     args = p.parse_args(argv)
+    if args.add_evaluation:
+        if args.evaluation:
+            p.error("--add-evaluation merges into the side file; --evaluation stands in for it: choose one")
+        args.evaluation_only = True
     if sum((args.rebuild, args.reexport, args.evaluation_only)) > 1:
         p.error("choose one of --rebuild, --reexport and --evaluation-only")
     if args.id is None and not (args.rebuild or args.reexport):
@@ -414,9 +423,19 @@ def main(argv=None):
             return
         if args.evaluation_only:
             rows = evaluation_rows or read_json(side.evaluation(args.id), "evaluation rows")
+            if args.add_evaluation:
+                rows = merged_evaluation_rows(rows, read_json(args.add_evaluation, "evaluation rows to add"))
             with edited_manifest(manifest_path) as manifest:
                 set_evaluation(entry_of(manifest, args.id, manifest_path), side, rows)
-            print(f"evaluation of {args.id} replaced in {manifest_path}")
+            if args.add_evaluation:  # the side file follows once the manifest, validated, holds the rows
+                try:
+                    write_json_atomic(rows, side.evaluation(args.id))
+                except OSError as error:
+                    raise ManifestError(f"the manifest holds the merged rows, but {side.evaluation(args.id)} could not "
+                                        f"be written ({error.strerror or error}): run the same command again") from None
+            print(f"evaluation of {args.id} replaced in {manifest_path}"
+                  + (f"; {side.evaluation(args.id)} now holds guidance {', '.join(str(r['guidance']) for r in rows)}"
+                     if args.add_evaluation else ""))
             return
         entry = export_entry(args, side, evaluation_rows, training_fields)
         with edited_manifest(manifest_path, create=True) as manifest:

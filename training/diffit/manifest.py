@@ -199,6 +199,39 @@ def evaluation_block(rows: list[dict]) -> dict:
     return block
 
 
+# What makes rows of diffit.evaluate one protocol: the entry's evaluation block states them once, from its first row.
+_PROTOCOL_KEYS = ("samples", "steps", "seed", "dataset")
+_FD_PROTOCOL_KEYS = ("fd_samples", "fd_steps", "fd_seed")
+
+
+def merged_evaluation_rows(kept: list[dict], added: list[dict]) -> list[dict]:
+    """`kept` (a side file's rows) with `added` merged in: a row replaces the row of its guidance scale, and the result
+    is ordered by guidance. Rows of another protocol (samples, steps, seed, data set, classifier; and for the FD
+    figures their samples, steps and seed) are refused, since the entry states one protocol for all its rows."""
+    for rows, what in ((kept, "kept"), (added, "added")):
+        if not isinstance(rows, list) or not all(isinstance(r, dict) and "guidance" in r for r in rows):
+            raise ManifestError(f"the {what} evaluation rows must be a list of diffit.evaluate rows, each with a guidance")
+    if not added:
+        raise ManifestError("no evaluation rows to add")
+    reference = kept[0] if kept else added[0]
+    for row in added:
+        for key in _PROTOCOL_KEYS:
+            if row.get(key) != reference.get(key):
+                raise ManifestError(f"the row at guidance {row['guidance']} has {key} {row.get(key)}, the others "
+                                    f"{reference.get(key)}: only rows of one protocol make one evaluation")
+        if Path(str(row.get("classifier"))).name != Path(str(reference.get("classifier"))).name:
+            raise ManifestError(f"the row at guidance {row['guidance']} was judged by {row.get('classifier')}, the others "
+                                f"by {reference.get('classifier')}")
+    judged = [r for r in (*kept, *added) if r.get("fd_clf") is not None]
+    for row in judged[1:]:
+        for key in _FD_PROTOCOL_KEYS:
+            if row.get(key) != judged[0].get(key):
+                raise ManifestError(f"the FD figures at guidance {row['guidance']} have {key} {row.get(key)}, those at "
+                                    f"{judged[0]['guidance']} {judged[0].get(key)}: they would not compare")
+    scales = {float(r["guidance"]) for r in added}
+    return sorted([r for r in kept if float(r["guidance"]) not in scales] + list(added), key=lambda r: float(r["guidance"]))
+
+
 def onnx_check_block(rows: list[dict]) -> dict:
     """`evaluation.onnx_check` from the rows of `diffit.evaluate --onnx` on the shipped file (one guidance scale)."""
     row = rows[0]

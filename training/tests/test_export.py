@@ -290,3 +290,42 @@ def test_the_exported_graph_has_the_fewer_dispatch_form_and_the_same_function(tm
     parity = check_parity(model, path)
     assert parity["denoised"] < 1e-4 and parity["attention"] < 1e-4
     assert fuse_gelu(path) == 0  # nothing left to fuse: a second pass changes nothing
+
+
+def test_add_evaluation_merges_rows_into_the_side_file_and_the_entry(tmp_path, capsys):
+    """A later `diffit.evaluate` run at another guidance scale joins the entry's rows: the side file and the manifest
+    both take it, a --rebuild gives the same manifest, and a row of another protocol changes nothing."""
+    provenance = tmp_path / "provenance"
+    shutil.copytree(REPO / "training" / "weights" / "provenance", provenance)
+    shutil.copy(SHIPPED, tmp_path / "manifest.json")
+    side = provenance / "diffit-cifar10-eval.json"
+    kept = json.loads(side.read_text())
+    added = dict(kept[0], guidance=3.0, classifier_accuracy=0.9, fd_clf=30.5)
+    (tmp_path / "g3.json").write_text(json.dumps([added]))
+    common = ["--id", "diffit-cifar10", "--out-dir", tmp_path, "--provenance-dir", provenance]
+    main([str(a) for a in [*common, "--add-evaluation", tmp_path / "g3.json"]])
+    assert [r["guidance"] for r in json.loads(side.read_text())] == [1.0, 2.0, 3.0]
+    evaluation = json.loads((tmp_path / "manifest.json").read_text())["models"]
+    evaluation = next(m for m in evaluation if m["id"] == "diffit-cifar10")["evaluation"]
+    assert evaluation["fd_clf"]["3.0"] == 30.5 and evaluation["fd_clf"]["1.0"] == kept[0]["fd_clf"]
+    assert evaluation["classifier_accuracy"] == {"1.0": kept[0]["classifier_accuracy"], "2.0": kept[1]["classifier_accuracy"],
+                                                 "3.0": 0.9}
+    merged = (tmp_path / "manifest.json").read_text()
+    main(["--rebuild", "--out-dir", str(tmp_path), "--provenance-dir", str(provenance)])
+    assert (tmp_path / "manifest.json").read_text() == merged
+    # The same scale again replaces its row.
+    (tmp_path / "g3.json").write_text(json.dumps([dict(added, fd_clf=29.5)]))
+    main([str(a) for a in [*common, "--add-evaluation", tmp_path / "g3.json"]])
+    assert [r.get("fd_clf") for r in json.loads(side.read_text())] == [kept[0]["fd_clf"], None, 29.5]
+    capsys.readouterr()
+    before = (side.read_text(), (tmp_path / "manifest.json").read_text())
+    for bad, mention in (({"steps": 18}, "steps 18"), ({"fd_samples": 1000}, "fd_samples 1000"),
+                         ({"classifier": "weights/classifier-fmnist.pt"}, "classifier-fmnist.pt")):
+        (tmp_path / "bad.json").write_text(json.dumps([dict(added, guidance=4.0, **bad)]))
+        assert export(*common, "--add-evaluation", tmp_path / "bad.json") == 2
+        err = capsys.readouterr().err
+        assert mention in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    (tmp_path / "bad.json").write_text("{}")
+    assert export(*common, "--add-evaluation", tmp_path / "bad.json") == 2
+    assert "list of diffit.evaluate rows" in capsys.readouterr().err
+    assert (side.read_text(), (tmp_path / "manifest.json").read_text()) == before
