@@ -243,8 +243,9 @@ test('assemble: one runtime per bundle and mode, a dead mode\'s rows and errors 
 test('parseImageRuns: SAMPLER:STEPS:GUIDE:BATCH items, none, and one clear error for a bad item', () => {
   assert.deepEqual(parseImageRuns(IMAGE_RUNS).map((r) => r.key), ['heun:18:every:1', 'dpmpp-2m:8:interval:4']);
   assert.deepEqual(parseImageRuns('none'), []);
-  assert.deepEqual(parseImageRuns('dpmpp-2m:2:interval:3')[0], { key: 'dpmpp-2m:2:interval:3', sampler: 'dpmpp-2m', steps: 2, guide: 'interval', batch: 3 });
-  for (const bad of ['euler:8:every:1', 'heun:0:every:1', 'heun:8:sometimes:1', 'heun:8:every:0', 'heun:8:every', 'heun:8:every:1:2']) {
+  assert.deepEqual(parseImageRuns('dpmpp-2m:2:interval:3')[0], { key: 'dpmpp-2m:2:interval:3', sampler: 'dpmpp-2m', steps: 2, guide: 'interval', batch: 3, attention: false });
+  assert.deepEqual(parseImageRuns('heun:2:every:1:attention')[0], { key: 'heun:2:every:1:attention', sampler: 'heun', steps: 2, guide: 'every', batch: 1, attention: true });
+  for (const bad of ['euler:8:every:1', 'heun:0:every:1', 'heun:8:sometimes:1', 'heun:8:every:0', 'heun:8:every', 'heun:8:every:1:2', 'heun:8:every:1:attention:x']) {
     assert.throws(() => parseImageRuns(bad), (e) => e instanceof BenchError && e.message.includes(bad));
   }
   assert.deepEqual(parseArgs(['--image-runs', 'none']).imageRuns, []);
@@ -306,6 +307,44 @@ test('timeImageRun: the app\'s samplers, bundled, drive a session; forwards, ima
   assert.equal(released, 2);
   assert.equal(captured.forwards, 3);
   assert.equal(captured.max_abs_diff_vs_wasm, 0);
+});
+
+test('timeImageRun with :attention records the steps the app records, through a session and through capture', async () => {
+  const { sampling, ort } = await samplersAndDiffip();
+  const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
+  const manifest = JSON.parse(readFileSync(join(root, 'public/models/manifest.json'), 'utf8'));
+  const e = manifest.models.find((m) => m.id === 'diffit-fmnist');
+  const bytes = readFileSync(join(root, 'public/models', e.file));
+  const [session, referenceSession] = await Promise.all([0, 1].map(() => ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] })));
+  const model = { id: e.id, channels: e.channels, resolution: e.resolution, numClasses: e.num_classes, attention: e.attention };
+  const names = e.attention.map((l) => l.output);
+  // Heun 2: Euler and correction at sigma 80, then the last step's Euler: the app records evaluations 2 and 3.
+  const [run] = parseImageRuns('heun:2:every:1:attention');
+  const plain = await timeImageRun({ ort, session, referenceSession, sampling, model, run, edm: e.edm, runs: 1, warmup: 1 });
+  assert.equal(plain.forwards, 3);
+  assert.equal(plain.attention_steps, 2);
+  assert.equal(plain.max_abs_diff_vs_wasm, 0); // recording changes nothing in the image
+  const asked = [];
+  class StandIn {
+    static async create(ortModule, modelBytes, n) {
+      return new StandIn(n);
+    }
+    constructor(n) { this.n = n; }
+    async run(x, sigma, labels, extra) {
+      asked.push(extra);
+      const out = await session.run({ x: new ort.Tensor('float32', x, [this.n, 1, 32, 32]), sigma: new ort.Tensor('float32', sigma, [this.n]), class_label: new ort.Tensor('int64', BigInt64Array.from(labels, BigInt), [this.n]) }, ['denoised', ...extra]);
+      return { denoised: out.denoised.data, outputs: new Map(extra.map((name) => [name, out[name].data])) };
+    }
+    async release() {}
+  }
+  const captured = await timeImageRun({ ort, session, referenceSession, sampling: { ...sampling, CapturedGraph: StandIn }, model, run, edm: e.edm, runs: 1, warmup: 1, capture: { bytes } });
+  assert.deepEqual(asked, [[], names, names, [], names, names]); // the warm-up run and the timed one
+  assert.equal(captured.attention_steps, 2);
+  assert.equal(captured.max_abs_diff_vs_wasm, 0);
+  await assert.rejects(
+    timeImageRun({ ort, session, referenceSession, sampling, model: { ...model, attention: [] }, run, edm: e.edm, runs: 1, warmup: 0 }),
+    (err) => err instanceof BenchError && /no attention outputs to record/.test(err.message),
+  );
 });
 
 test('whole images ride on the bundle\'s first entry, then on each model in the results and the table', () => {

@@ -23,35 +23,77 @@ export const IMAGE_RUN_SETTINGS = { seed: 0, class: 1, guidance: 2, warmup: 1 };
  */
 export const IMAGE_RUNS = 'heun:18:every:1,dpmpp-2m:8:interval:4';
 
-/** `SAMPLER:STEPS:GUIDE:BATCH,...` (or `none`) -> [{ key, sampler, steps, guide, batch }]; a bad one is a BenchError. */
+/**
+ * `SAMPLER:STEPS:GUIDE:BATCH[:attention],...` (or `none`) -> [{ key, sampler, steps, guide, batch, attention }];
+ * a bad one is a BenchError. `:attention` records attention as the app does by default (`attentionRecorder`).
+ */
 export function parseImageRuns(text) {
   if (text === 'none') return [];
   return text.split(',').map((item) => {
-    const [sampler, steps, guide, batch, extra] = item.split(':');
+    const [sampler, steps, guide, batch, flag, extra] = item.split(':');
     const n = Number(steps);
     const b = Number(batch);
-    if (extra !== undefined || !SAMPLER_NAMES.includes(sampler) || !Number.isInteger(n) || n < 1 || !GUIDE_NAMES.includes(guide) || !Number.isInteger(b) || b < 1) {
-      throw new BenchError(`--image-runs wants SAMPLER:STEPS:GUIDE:BATCH items (${SAMPLER_NAMES.join('|')}, steps >= 1, ${GUIDE_NAMES.join('|')}, batch >= 1) or none, got ${item}`);
+    if (extra !== undefined || ![undefined, 'attention'].includes(flag) || !SAMPLER_NAMES.includes(sampler) || !Number.isInteger(n) || n < 1 || !GUIDE_NAMES.includes(guide) || !Number.isInteger(b) || b < 1) {
+      throw new BenchError(`--image-runs wants SAMPLER:STEPS:GUIDE:BATCH[:attention] items (${SAMPLER_NAMES.join('|')}, steps >= 1, ${GUIDE_NAMES.join('|')}, batch >= 1) or none, got ${item}`);
     }
-    return { key: `${sampler}:${n}:${guide}:${b}`, sampler, steps: n, guide, batch: b };
+    const attention = flag === 'attention';
+    return { key: `${sampler}:${n}:${guide}:${b}${attention ? ':attention' : ''}`, sampler, steps: n, guide, batch: b, attention };
   });
 }
 
-/** The denoiser the samplers call, over `session` with CPU tensors; counts forwards and images. */
-function sessionDenoiser(ort, session, model, counts) {
+/**
+ * What the app's worker does on the steps its timeline records, for an image run with `attention`: the
+ * evaluation each step ends on (`endsStep`) also fetches the `attn_*` outputs, which the app's own
+ * `summariseAttention` turns into the step's statistics and image 0's quantised weights. Null without.
+ * `steps` counts the steps recorded since `reset()`.
+ */
+export function attentionRecorder(sampling, model, run) {
+  if (!run.attention) return null;
+  const layers = model.attention ?? [];
+  if (!layers.length) throw new BenchError(`${model.id} has no attention outputs to record (image run ${run.key})`);
+  const distances = layers.map((l) => sampling.tokenDistances(l, model.resolution));
+  let evaluation = 0;
+  return {
+    names: layers.map((l) => l.output),
+    steps: 0,
+    reset() {
+      evaluation = 0;
+      this.steps = 0;
+    },
+    /** Whether the next evaluation is one the app records. */
+    wants() {
+      return sampling.endsStep(run.sampler, evaluation++, run.steps);
+    },
+    keep(outputs) {
+      sampling.summariseAttention(layers, run.batch, 0, outputs, distances);
+      this.steps += 1;
+    },
+  };
+}
+
+/** A float output of a CPU session as float32 values (a float16 file returns its attention in float16). */
+async function floatValues(sampling, tensor) {
+  const data = tensor.getData ? await tensor.getData() : tensor.data;
+  return tensor.type === 'float16' && !(data instanceof Float32Array) ? sampling.float16ToFloat32(new Uint16Array(data.buffer, data.byteOffset, data.length)) : data;
+}
+
+/** The denoiser the samplers call, over `session` with CPU tensors; counts forwards and images, and records attention with `recorder`. */
+function sessionDenoiser(ort, session, model, counts, sampling = null, recorder = null) {
   const chw = [model.channels, model.resolution, model.resolution];
   return async (x, sigma, labels) => {
     const n = labels.length;
     counts.forwards += 1;
     counts.images += n;
+    const extra = recorder?.wants() ? recorder.names : [];
     const out = await session.run(
       {
         x: new ort.Tensor('float32', x, [n, ...chw]),
         sigma: new ort.Tensor('float32', sigma, [n]),
         class_label: new ort.Tensor('int64', BigInt64Array.from(labels, BigInt), [n]),
       },
-      ['denoised'],
+      ['denoised', ...extra],
     );
+    if (extra.length) recorder.keep(new Map(await Promise.all(extra.map(async (name) => [name, await floatValues(sampling, out[name])]))));
     return out.denoised.getData ? await out.denoised.getData() : out.denoised.data;
   };
 }
@@ -62,7 +104,7 @@ function sessionDenoiser(ort, session, model, counts) {
  * every output bound to a GPU buffer as the app binds them (dims from one forward of `referenceSession`),
  * then replayed by every later call. Counts forwards and images into `counts`; `release()` frees the sessions.
  */
-export function captureDenoiser(ort, bytes, sampling, model, referenceSession, counts = { forwards: 0, images: 0 }) {
+export function captureDenoiser(ort, bytes, sampling, model, referenceSession, counts = { forwards: 0, images: 0 }, recorder = null) {
   const chw = [model.channels, model.resolution, model.resolution];
   const dimsAt = outputDims(ort, referenceSession, model);
   const graphs = new Map(); // batch -> captured graph
@@ -71,7 +113,9 @@ export function captureDenoiser(ort, bytes, sampling, model, referenceSession, c
     counts.forwards += 1;
     counts.images += n;
     if (!graphs.has(n)) graphs.set(n, await sampling.CapturedGraph.create(ort, bytes, n, chw, await dimsAt(n)));
-    const out = await graphs.get(n).run(x, Float32Array.from(sigma), Int32Array.from(labels), []);
+    const extra = recorder?.wants() ? recorder.names : [];
+    const out = await graphs.get(n).run(x, Float32Array.from(sigma), Int32Array.from(labels), extra);
+    if (extra.length) recorder.keep(out.outputs);
     return out.denoised;
   };
   const release = async () => {
@@ -126,12 +170,14 @@ export async function timeImageRun({ ort, session, referenceSession, sampling, m
   const times = [];
   let last;
   const counts = { forwards: 0, images: 0 };
+  const recorder = attentionRecorder(sampling, model, run);
   // With `capture` ({ bytes }): the app's captured sessions, one per batch size, kept across the runs.
-  const captured = capture && captureDenoiser(ort, capture.bytes, sampling, model, referenceSession, counts);
-  const denoise = captured ? captured.denoise : sessionDenoiser(ort, session, model, counts);
+  const captured = capture && captureDenoiser(ort, capture.bytes, sampling, model, referenceSession, counts, recorder);
+  const denoise = captured ? captured.denoise : sessionDenoiser(ort, session, model, counts, sampling, recorder);
   try {
     for (let i = 0; i < warmup + runs; i++) {
       Object.assign(counts, { forwards: 0, images: 0 });
+      recorder?.reset();
       const t0 = performance.now();
       last = await sample(denoise, opts);
       if (i >= warmup) times.push(performance.now() - t0);
@@ -142,7 +188,7 @@ export async function timeImageRun({ ort, session, referenceSession, sampling, m
   let diff = 0;
   for (let k = 0; k < last.length; k++) diff = Math.max(diff, Math.abs(last[k] - reference[k]));
   if (!Number.isFinite(diff)) throw new Error('the final x has non-finite values');
-  return { ...quartiles(times), forwards: counts.forwards, network_images: counts.images, max_abs_diff_vs_wasm: diff };
+  return { ...quartiles(times), forwards: counts.forwards, network_images: counts.images, ...(recorder ? { attention_steps: recorder.steps } : {}), max_abs_diff_vs_wasm: diff };
 }
 
 /**
@@ -190,7 +236,8 @@ export async function drawSamples({ sampling, model, edm, perClass, denoise }) {
 
 /**
  * Bundles the app's samplers and guides (src/sampling/samplers.ts, src/sampling/heun.ts, with the
- * contract they read) and its graph capture (src/inference/graph-capture.ts) into one ES module at `outFile`, with rolldown (a dependency of Vite):
+ * contract they read), its graph capture (src/inference/graph-capture.ts) and its attention summary
+ * (src/lib/attention-map.ts) into one ES module at `outFile`, with rolldown (a dependency of Vite):
  * prepare.sh carries it to the GPU machine, which has no node_modules.
  */
 export async function bundleSampling(root, outFile) {
@@ -202,7 +249,16 @@ export async function bundleSampling(root, outFile) {
       {
         name: 'app-sampling',
         resolveId: (id) => (id === entry ? entry : null),
-        load: (id) => (id === entry ? `export { SAMPLERS, evaluationsPerRun } from ${JSON.stringify(`${root}/src/sampling/samplers.ts`)};\nexport { GUIDES } from ${JSON.stringify(`${root}/src/sampling/heun.ts`)};\nexport { toBytes } from ${JSON.stringify(`${root}/src/sampling/pixels.ts`)};\nexport { CapturedGraph } from ${JSON.stringify(`${root}/src/inference/graph-capture.ts`)};\n` : null),
+        load: (id) =>
+          id === entry
+            ? [
+                `export { SAMPLERS, endsStep, evaluationsPerRun } from ${JSON.stringify(`${root}/src/sampling/samplers.ts`)};`,
+                `export { GUIDES } from ${JSON.stringify(`${root}/src/sampling/heun.ts`)};`,
+                `export { toBytes } from ${JSON.stringify(`${root}/src/sampling/pixels.ts`)};`,
+                `export { CapturedGraph, float16ToFloat32 } from ${JSON.stringify(`${root}/src/inference/graph-capture.ts`)};`,
+                `export { summariseAttention, tokenDistances } from ${JSON.stringify(`${root}/src/lib/attention-map.ts`)};`,
+              ].join('\n')
+            : null,
       },
     ],
     resolve: { alias: { '@': `${root}/src` } },

@@ -4,10 +4,12 @@
  * result / error). Float32Array payloads are sent as transferables.
  */
 
-import type { AttentionLayer, QuantizedAttention } from '@/lib/attention-map';
+import type { AttentionLayer, StepAttention } from '@/lib/attention-map';
 import type { GuideName } from '@/sampling/heun';
 import type { SamplerName } from '@/sampling/samplers';
 import type { EdmConstants } from '@/types/manifest';
+
+export type { StepAttention };
 
 /** An execution backend that actually runs a model. */
 export type Backend = 'webgpu' | 'wasm';
@@ -47,17 +49,6 @@ export interface GenerateParams {
    * the per-layer entropy/distance summary over the batch); null or absent = do not fetch `attn_*`.
    */
   attentionImage?: number | null;
-}
-
-/** The attention recorded at one step: one entry per layer of `ModelSpec.attention`. */
-export interface StepAttention {
-  /** Which image of the batch `layers` belongs to. */
-  image: number;
-  /** Quantised weights of that image, [heads, windows, tokens, tokens] per layer. */
-  layers: QuantizedAttention[];
-  /** Per layer: mean row entropy (nats) and mean attention distance (input pixels) over the batch. */
-  entropy: Float32Array<ArrayBuffer>;
-  distance: Float32Array<ArrayBuffer>;
 }
 
 export type WorkerRequest =

@@ -4,11 +4,11 @@
  * or DPM-Solver++(2M), `@/sampling/samplers`) with the model as denoiser and streams every step
  * back. Speaks `protocol.ts`.
  */
-import { attentionStats, quantizeAttention, tokenDistances } from '@/lib/attention-map';
+import { summariseAttention, tokenDistances, type StepAttention } from '@/lib/attention-map';
 import { GUIDES, SampleCancelled } from '@/sampling/heun';
 import { endsStep, SAMPLERS, type SamplerName } from '@/sampling/samplers';
 import { OnnxModel, selectBackend } from './ort-backend';
-import type { Backend, BackendInfo, BackendRequest, GenerateParams, ModelSpec, StepAttention, WorkerEvent, WorkerRequest } from './protocol';
+import type { Backend, BackendInfo, BackendRequest, ModelSpec, WorkerEvent, WorkerRequest } from './protocol';
 import { sha256Matches, verifySha256 } from './sha256';
 import { cachedModel, keepModel } from '@/lib/model-cache';
 import { isHtmlResponse, notFoundMessage } from '@/lib/http';
@@ -156,26 +156,6 @@ function checkFinite(values: Float32Array, backend: string): void {
   }
 }
 
-/**
- * Turns the `attn_*` outputs of one evaluation into what the timeline keeps: the per-layer
- * entropy/distance summary over the batch (the conditional half under guidance, as in
- * `training/diffit/attention_stats.py`) and the quantised weights of one image only.
- */
-function summariseAttention(spec: ModelSpec, params: GenerateParams, image: number, outputs: Map<string, Float32Array>, distances: Float64Array[]): StepAttention {
-  const layers = spec.attention ?? [];
-  const entropy = new Float32Array(layers.length);
-  const distance = new Float32Array(layers.length);
-  const quantised = layers.map((layer, l) => {
-    const data = outputs.get(layer.output);
-    if (!data) throw new Error(`The model did not return ${layer.output}.`);
-    const stats = attentionStats(data, params.batch, layer, distances[l]);
-    entropy[l] = stats.entropy;
-    distance[l] = stats.distance;
-    return quantizeAttention(data, image, layer);
-  });
-  return { image, layers: quantised, entropy, distance };
-}
-
 async function generate(request: Extract<WorkerRequest, { type: 'generate' }>): Promise<void> {
   const { id, model: spec, params } = request;
   const sampler: SamplerName = params.sampler ?? 'heun';
@@ -209,7 +189,7 @@ async function generate(request: Extract<WorkerRequest, { type: 'generate' }>): 
       if (fetchAttention) {
         const result = await model.runFetching(xs, sigma, labels, chw, attnNames);
         out = result.denoised;
-        lastAttention = summariseAttention(spec, params, recordImage, result.outputs, distances);
+        lastAttention = summariseAttention(layers, params.batch, recordImage, result.outputs, distances);
       } else {
         out = await model.run(xs, sigma, labels, chw);
       }

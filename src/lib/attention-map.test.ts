@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { attentionStats, decodeRow, pixelToToken, quantizeAttention, tokenDistances, weightsToPixels, windowRect, type AttentionLayer } from './attention-map';
+import { attentionStats, decodeRow, summariseAttention, pixelToToken, quantizeAttention, tokenDistances, weightsToPixels, windowRect, type AttentionLayer } from './attention-map';
 
 const layer = (resolution: number, windows: number, heads = 2): AttentionLayer => ({ output: `attn_${resolution}`, layer: `l${resolution}`, resolution, window: 8, heads, windows, tokens: 64 });
 const windowed16 = layer(16, 4); // 2×2 windows of 8×8 tokens, each token 2×2 input pixels
@@ -188,5 +188,32 @@ describe('quantised storage', () => {
     const row = decodeRow(att, l, head, w, t);
     const base = (rows + (head * l.windows + w) * 64 + t) * 64;
     for (let k = 0; k < 64; k++) expect(Math.abs(row[k] - data[base + k])).toBeLessThanOrEqual(att.scale[(head * l.windows + w) * 64 + t] / 510 + 1e-7);
+  });
+});
+
+describe('summariseAttention', () => {
+  it("keeps every layer's statistics over the batch and the quantised weights of one image, and names a missing output", () => {
+    const layers = [windowed32, global8];
+    const per = layers.map((l) => l.heads * l.windows * 64 * 64);
+    // Batch 2 of a guided forward (4 images): images 0-1 uniform, the unconditional half one-hot on key 0.
+    const outputs = new Map(
+      layers.map((l, i) => {
+        const data = new Float32Array(4 * per[i]);
+        data.fill(1 / 64, 0, 2 * per[i]);
+        for (let row = 2 * per[i] / 64; row < data.length / 64; row++) data[row * 64] = 1;
+        return [l.output, data] as const;
+      }),
+    );
+    const distances = layers.map((l) => tokenDistances(l, 32));
+    const step = summariseAttention(layers, 2, 1, outputs, distances);
+    expect(step.image).toBe(1);
+    for (let i = 0; i < layers.length; i++) {
+      expect(step.entropy[i]).toBeCloseTo(Math.log(64), 5); // the one-hot half is not read
+      expect(step.distance[i]).toBeCloseTo(attentionStats(outputs.get(layers[i].output)!, 2, layers[i], distances[i]).distance, 5);
+      expect(Array.from(step.layers[i].q.slice(0, 64))).toEqual(Array(64).fill(255));
+      expect(step.layers[i].q.length).toBe(per[i]);
+    }
+    outputs.delete(global8.output);
+    expect(() => summariseAttention(layers, 2, 0, outputs, distances)).toThrow(`The model did not return ${global8.output}.`);
   });
 });

@@ -167,6 +167,38 @@ export function quantizeAttention(data: Float32Array, image: number, layer: Atte
   return { q, scale };
 }
 
+/** The attention recorded at one step: one entry per layer of the model's `attention` list. */
+export interface StepAttention {
+  /** Which image of the batch `layers` belongs to. */
+  image: number;
+  /** Quantised weights of that image, [heads, windows, tokens, tokens] per layer. */
+  layers: QuantizedAttention[];
+  /** Per layer: mean row entropy (nats) and mean attention distance (input pixels) over the batch. */
+  entropy: Float32Array<ArrayBuffer>;
+  distance: Float32Array<ArrayBuffer>;
+}
+
+/**
+ * Turns the `attn_*` outputs of one evaluation into what the timeline keeps: the per-layer
+ * entropy/distance summary over the first `images` images (the batch, which is the conditional half
+ * under guidance, as in `training/diffit/attention_stats.py`) and the quantised weights of image
+ * `image` only. `distances` are `tokenDistances` per layer. The worker calls it on the steps it
+ * records, and the GPU bench (scripts/gpu-bench/image-run.mjs) likewise.
+ */
+export function summariseAttention(layers: readonly AttentionLayer[], images: number, image: number, outputs: ReadonlyMap<string, Float32Array>, distances: readonly Float64Array[]): StepAttention {
+  const entropy = new Float32Array(layers.length);
+  const distance = new Float32Array(layers.length);
+  const quantised = layers.map((layer, l) => {
+    const data = outputs.get(layer.output);
+    if (!data) throw new Error(`The model did not return ${layer.output}.`);
+    const stats = attentionStats(data, images, layer, distances[l]);
+    entropy[l] = stats.entropy;
+    distance[l] = stats.distance;
+    return quantizeAttention(data, image, layer);
+  });
+  return { image, layers: quantised, entropy, distance };
+}
+
 /** The weights of one query row (head, window, token), decoded to floats; `head` null = mean of the heads. */
 export function decodeRow(att: QuantizedAttention, layer: AttentionLayer, head: number | null, window: number, token: number): Float32Array {
   const n = layer.tokens;

@@ -5,8 +5,7 @@
  * plus the compact attention record of one image. Lives outside React state; the stores hand
  * components RGBA frames and plain numbers only.
  */
-import type { StepAttention } from '@/inference/protocol';
-import { decodeRow, pixelToToken, quantizedBytes, weightsToPixels, windowRect, type AttentionLayer, type TokenAddress } from '@/lib/attention-map';
+import { decodeRow, pixelToToken, quantizedBytes, weightsToPixels, windowRect, type AttentionLayer, type StepAttention, type TokenAddress } from '@/lib/attention-map';
 import { framesOf, type ImageFrame } from '@/lib/frames';
 
 /** What the timeline shows: the noisy state x_t, the predicted clean image, or the change since the previous step. */
