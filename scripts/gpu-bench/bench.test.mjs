@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { assemble, BUNDLES, childResult, DEFAULT_BUNDLES, formatTable, MODES, parseArgs, patchBundle, PATCHES, runtimeKey, selectModels } from './bench.mjs';
-import { bundleSampling, drawSamples, IMAGE_RUNS, parseImageRuns, SAMPLES, samplesFile, timeImageRun } from './image-run.mjs';
+import { bundleSampling, drawSamples, floatValues, IMAGE_RUNS, parseImageRuns, SAMPLES, samplesFile, timeImageRun } from './image-run.mjs';
 import { BenchError, chooseAdapter, freshBytes, installWriteBufferCopy, isShared } from './webgpu-node.mjs';
 
 test('freshBytes copies the elements a typed-array write names into an ArrayBuffer of its own', () => {
@@ -341,6 +341,11 @@ test('timeImageRun with :attention records the steps the app records, through a 
   assert.deepEqual(asked, [[], names, names, [], names, names]); // the warm-up run and the timed one
   assert.equal(captured.attention_steps, 2);
   assert.equal(captured.max_abs_diff_vs_wasm, 0);
+  // A float16 file's attention comes back as float16 bits from a CPU session: decoded as the app's capture decodes it.
+  const half = await floatValues(sampling, { type: 'float16', data: Uint16Array.from([0x3c00, 0x3800, 0x0000]) });
+  assert.deepEqual(Array.from(half), [1, 0.5, 0]);
+  const single = Float32Array.from([0.25]);
+  assert.equal(await floatValues(sampling, { type: 'float32', data: single }), single);
   await assert.rejects(
     timeImageRun({ ort, session, referenceSession, sampling, model: { ...model, attention: [] }, run, edm: e.edm, runs: 1, warmup: 0 }),
     (err) => err instanceof BenchError && /no attention outputs to record/.test(err.message),

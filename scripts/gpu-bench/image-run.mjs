@@ -72,7 +72,7 @@ export function attentionRecorder(sampling, model, run) {
 }
 
 /** A float output of a CPU session as float32 values (a float16 file returns its attention in float16). */
-async function floatValues(sampling, tensor) {
+export async function floatValues(sampling, tensor) {
   const data = tensor.getData ? await tensor.getData() : tensor.data;
   return tensor.type === 'float16' && !(data instanceof Float32Array) ? sampling.float16ToFloat32(new Uint16Array(data.buffer, data.byteOffset, data.length)) : data;
 }
