@@ -213,7 +213,10 @@ def merged_evaluation_rows(kept: list[dict], added: list[dict]) -> list[dict]:
             raise ManifestError(f"the {what} evaluation rows must be a list of diffit.evaluate rows, each with a guidance")
     if not added:
         raise ManifestError("no evaluation rows to add")
-    reference = kept[0] if kept else added[0]
+    scales = {float(r["guidance"]) for r in added}
+    merged = sorted([r for r in kept if float(r["guidance"]) not in scales] + list(added), key=lambda r: float(r["guidance"]))
+    # Judged against the rows that stay, not against a row that the merge replaces.
+    reference = next((r for r in merged if float(r["guidance"]) not in scales), added[0])
     for row in added:
         for key in _PROTOCOL_KEYS:
             if row.get(key) != reference.get(key):
@@ -222,14 +225,13 @@ def merged_evaluation_rows(kept: list[dict], added: list[dict]) -> list[dict]:
         if Path(str(row.get("classifier"))).name != Path(str(reference.get("classifier"))).name:
             raise ManifestError(f"the row at guidance {row['guidance']} was judged by {row.get('classifier')}, the others "
                                 f"by {reference.get('classifier')}")
-    judged = [r for r in (*kept, *added) if r.get("fd_clf") is not None]
+    judged = [r for r in merged if r.get("fd_clf") is not None]
     for row in judged[1:]:
         for key in _FD_PROTOCOL_KEYS:
             if row.get(key) != judged[0].get(key):
                 raise ManifestError(f"the FD figures at guidance {row['guidance']} have {key} {row.get(key)}, those at "
                                     f"{judged[0]['guidance']} {judged[0].get(key)}: they would not compare")
-    scales = {float(r["guidance"]) for r in added}
-    return sorted([r for r in kept if float(r["guidance"]) not in scales] + list(added), key=lambda r: float(r["guidance"]))
+    return merged
 
 
 def onnx_check_block(rows: list[dict]) -> dict:
