@@ -13,8 +13,8 @@
 //   4. prints median [IQR] per run and build, native's, and their ratio; writes bench/run.json.
 //
 // Each --query is one run to measure: URL parameters over the default run (repeat it to compare
-// runs, e.g. --query "" --query "sampler=dpmpp-2m&steps=8&guide=interval"; `sampler` and `guide`
-// are read by the native side too).
+// runs, e.g. --query "" --query "sampler=dpmpp-2m&steps=8&guide=interval"; `sampler`, `guide` and
+// `weights` are read by the native side too, so `weights=int8` times native onnxruntime on the int8 file).
 //
 // --pair measures the i-th --query on the i-th --dist build only (a build made to run it).
 //
@@ -70,6 +70,7 @@ function native(query) {
   const args = ['scripts/bench_native_run.py', '--model', query.get('model'), '--steps', query.get('steps'), '--batch', query.get('batch'), '--guidance', query.get('guidance'), '--threads', String(THREADS), '--runs', '1'];
   if (query.get('sampler')) args.push('--sampler', query.get('sampler'));
   if (query.get('guide')) args.push('--guide', query.get('guide'));
+  if (query.get('weights')) args.push('--weights', query.get('weights'));
   const manifest = JSON.parse(readFileSync(resolve(ROOT, 'public/models/manifest.json'), 'utf8'));
   const entry = manifest.models.find((m) => m.id === query.get('model'));
   if (!entry) usage(`model ${query.get('model')} is not in public/models/manifest.json`);

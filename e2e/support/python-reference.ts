@@ -20,7 +20,7 @@ export interface PythonSample {
  * The studio's sampling parameters, without the backend (Python always runs onnxruntime on CPU);
  * Heun unless a sampler is named, guidance at every step unless a guide is named.
  */
-export type SampleArgs = Omit<StudioParams, 'backend' | 'sampler' | 'guide'> & Partial<Pick<StudioParams, 'sampler' | 'guide'>>;
+export type SampleArgs = Omit<StudioParams, 'backend' | 'sampler' | 'guide' | 'weights'> & Partial<Pick<StudioParams, 'sampler' | 'guide' | 'weights'>>;
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -42,6 +42,7 @@ export function pythonSample(args: SampleArgs, outJson: string): PythonSample {
       '--guidance', String(args.guidance),
       '--guide', args.guide ?? 'every',
       '--batch', String(args.batch),
+      '--weights', args.weights ?? 'float32',
       '--json', outJson,
     ],
     { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 },

@@ -73,9 +73,10 @@ function Studio() {
 function StudioBackendBadge() {
   const backend = useStudioStore((s) => s.backend);
   const threads = useStudioStore((s) => s.threads);
+  const weights = useStudioStore((s) => s.weights);
   const requested = useStudioStore((s) => s.params.backend);
   const notice = useStudioStore((s) => s.backendNotice);
-  return <BackendBadge backend={backend} threads={threads} requested={requested} note={requested === 'webgpu' ? null : notice} />;
+  return <BackendBadge backend={backend} threads={threads} weights={weights} requested={requested} note={requested === 'webgpu' ? null : notice} />;
 }
 
 function StudioNotices() {

@@ -5,7 +5,7 @@
  */
 import { panelStatus, recordedSteps, useCompareStore, type PanelStatus } from '@/features/compare/store';
 import { useTimelineStore } from '@/features/timeline/store';
-import type { Backend } from '@/inference/protocol';
+import type { Backend, WasmWeights } from '@/inference/protocol';
 import type { RunStatus } from '@/lib/run-session';
 import type { TimelineView, TrajectoryBytes } from '@/lib/trajectory';
 import type { StudioParams } from '@/lib/url-params';
@@ -17,6 +17,7 @@ export interface DiffitTestState {
   error: string | null;
   backend: Backend | null;
   threads: number | null;
+  weights: WasmWeights | null;
   crossOriginIsolated: boolean;
   params: StudioParams;
   notices: string[];
@@ -119,6 +120,7 @@ export function installTestHooks(): void {
         error: s.error,
         backend: s.backend,
         threads: s.threads,
+        weights: s.weights,
         crossOriginIsolated: self.crossOriginIsolated,
         params: { ...s.params },
         notices: s.notices.map((n) => n.text),

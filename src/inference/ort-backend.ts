@@ -76,7 +76,7 @@ async function requestAdapter(): Promise<GpuAdapterLike | null> {
  * Picks the backend for a request. `webgpu` takes any adapter (SwiftShader included);
  * `auto` takes WebGPU only from a hardware adapter, since a software one is far slower than WASM.
  */
-export async function selectBackend(request: BackendRequest): Promise<BackendInfo> {
+export async function selectBackend(request: BackendRequest): Promise<Omit<BackendInfo, 'weights'>> {
   const threads = wasmThreads();
   if (request === 'wasm') return { backend: 'wasm', notice: null, threads };
   const adapter = await requestAdapter();

@@ -18,13 +18,27 @@ export type BackendRequest = 'auto' | Backend;
 
 export const BACKEND_REQUESTS: readonly BackendRequest[] = ['auto', 'webgpu', 'wasm'];
 
-/** Everything the worker needs to know about a model (taken from the manifest). */
-export interface ModelSpec {
-  id: string;
+/**
+ * Which weights the WASM backend runs: the model's int8 companion file (`int8` in the manifest:
+ * MatMul and Gemm weights in int8, `python -m diffit.quantize`), or the float file. WebGPU always
+ * runs the float file.
+ */
+export type WasmWeights = 'int8' | 'float32';
+export const WASM_WEIGHTS: readonly WasmWeights[] = ['int8', 'float32'];
+
+/** One downloadable model file. */
+export interface ModelFile {
   /** Absolute URL of the .onnx file. */
   url: string;
   sha256: string;
   bytes: number;
+}
+
+/** Everything the worker needs to know about a model (taken from the manifest). */
+export interface ModelSpec extends ModelFile {
+  id: string;
+  /** The int8 file the WASM backend runs instead, when the visitor asked for int8 weights and the model has one. */
+  int8?: ModelFile;
   channels: number;
   resolution: number;
   numClasses: number;
@@ -64,6 +78,8 @@ export interface BackendInfo {
   notice: string | null;
   /** Threads of the WASM backend (1 without cross-origin isolation). */
   threads: number;
+  /** The weights that run: int8 only on WASM, for a model with an int8 file, when asked for. */
+  weights: WasmWeights;
 }
 
 export type WorkerEvent =

@@ -9,7 +9,8 @@ vi.mock('./ort-backend', () => {
     backend = 'wasm' as const;
     forwards = 0;
     captureNote = 'graph capture is a WebGPU feature';
-    static async create() {
+    static async create(file: Uint8Array) {
+      sessionFiles.push(file);
       return new FakeModel();
     }
     async warmUp() {}
@@ -55,8 +56,11 @@ let downloads = 0;
 const events: WorkerEvent[] = [];
 const transfers: Transferable[][] = [];
 const fetches: { sigma: number; names: string[] }[] = [];
+/** The bytes each session was made from. */
+const sessionFiles: Uint8Array[] = [];
 let onmessage: (e: { data: WorkerRequest }) => void;
 const bytes = new TextEncoder().encode('fake onnx bytes');
+const int8Bytes = new TextEncoder().encode('fake int8 onnx bytes');
 let spec: ModelSpec;
 
 beforeAll(async () => {
@@ -75,7 +79,7 @@ beforeAll(async () => {
     if (url.endsWith('missing.onnx')) return new Response('no', { status: 404 });
     // What `vite preview` answers for a path it does not have: index.html, status 200.
     if (url.endsWith('deleted.onnx')) return new Response('<!doctype html><html><body>app</body></html>', { status: 200 });
-    return new Response(bytes);
+    return new Response(url.endsWith('.int8.onnx') ? int8Bytes : bytes);
   });
   spec = {
     id: 'm',
@@ -209,6 +213,21 @@ describe('inference worker', () => {
     // Each step's attention comes from its one evaluation, at the step's starting noise level.
     const start = events.find((e) => e.type === 'start');
     expect(fetches.map((f) => f.sigma)).toEqual([start?.type === 'start' && start.sigma, steps[0].sigma, steps[1].sigma]);
+  });
+
+  it('runs the int8 file on WASM when the spec carries one, and says so', async () => {
+    const int8 = { url: 'http://localhost/models/m.int8.onnx', sha256: await sha256Hex(int8Bytes), bytes: int8Bytes.length };
+    onmessage({ data: { type: 'load', id: 21, model: { ...spec, int8 }, backend: 'wasm' } });
+    await until(() => events.some((e) => e.type === 'status' && e.phase === 'ready'));
+    expect(sessionFiles.at(-1)).toEqual(int8Bytes);
+    expect(events.at(-1)).toMatchObject({ info: { backend: 'wasm', weights: 'int8' } });
+    expect(events.find((e) => e.type === 'progress')).toMatchObject({ loaded: int8Bytes.length });
+    // The same model without int8 weights is another session, on the float file.
+    events.length = 0;
+    onmessage({ data: { type: 'load', id: 22, model: spec, backend: 'wasm' } });
+    await until(() => events.some((e) => e.type === 'status' && e.phase === 'ready'));
+    expect(sessionFiles.at(-1)).toEqual(bytes);
+    expect(events.at(-1)).toMatchObject({ info: { backend: 'wasm', weights: 'float32' } });
   });
 
   it('fetches no attention unless asked', async () => {

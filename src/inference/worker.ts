@@ -8,7 +8,7 @@ import { summariseAttention, tokenDistances, type StepAttention } from '@/lib/at
 import { GUIDES, SampleCancelled } from '@/sampling/heun';
 import { endsStep, SAMPLERS, type SamplerName } from '@/sampling/samplers';
 import { OnnxModel, selectBackend } from './ort-backend';
-import type { Backend, BackendInfo, BackendRequest, ModelSpec, WorkerEvent, WorkerRequest } from './protocol';
+import type { Backend, BackendInfo, BackendRequest, ModelFile, ModelSpec, WorkerEvent, WorkerRequest } from './protocol';
 import { sha256Matches, verifySha256 } from './sha256';
 import { cachedModel, keepModel } from '@/lib/model-cache';
 import { isHtmlResponse, notFoundMessage } from '@/lib/http';
@@ -41,7 +41,7 @@ function yieldToEvents(): Promise<void> {
   });
 }
 
-async function download(id: number, model: ModelSpec): Promise<Uint8Array<ArrayBuffer>> {
+async function download(id: number, model: ModelFile & { id: string }): Promise<Uint8Array<ArrayBuffer>> {
   let response: Response;
   try {
     response = await fetch(model.url);
@@ -81,22 +81,33 @@ async function download(id: number, model: ModelSpec): Promise<Uint8Array<ArrayB
   return bytes;
 }
 
+/** A model file's bytes, from the browser's cache or downloaded, checked against its sha256. */
+async function fetchModelFile(id: number, spec: ModelSpec, file: ModelFile, info: BackendInfo): Promise<Uint8Array<ArrayBuffer>> {
+  post({ type: 'status', id, phase: 'reading-cache', modelId: spec.id, info });
+  const cached = await cachedModel(file.url, file.sha256);
+  if (cached && (await sha256Matches(cached, file.sha256))) {
+    post({ type: 'progress', id, loaded: cached.byteLength, total: cached.byteLength, cached: true });
+    return cached;
+  }
+  post({ type: 'status', id, phase: 'downloading', modelId: spec.id, info });
+  const bytes = await download(id, { ...file, id: spec.id });
+  post({ type: 'status', id, phase: 'verifying', modelId: spec.id, info });
+  await verifySha256(bytes, file.sha256, `The model file ${spec.id}${file === spec ? '' : ' (int8)'}`);
+  await keepModel(file.url, file.sha256, bytes);
+  return bytes;
+}
+
+/** The key of a loaded model: which model, which of its files, which backend request. */
+const modelKey = (spec: ModelSpec, request: BackendRequest) => `${spec.id}|${spec.sha256}|${spec.int8?.sha256 ?? ''}|${request}`;
+
 async function createModel(id: number, spec: ModelSpec, request: BackendRequest): Promise<Loaded> {
   const t0 = performance.now();
   post({ type: 'status', id, phase: 'selecting-backend', modelId: spec.id });
-  let info = await selectBackend(request);
-  post({ type: 'status', id, phase: 'reading-cache', modelId: spec.id, info });
-  let bytes = await cachedModel(spec.url, spec.sha256);
-  if (bytes && !(await sha256Matches(bytes, spec.sha256))) bytes = null;
-  if (bytes) {
-    post({ type: 'progress', id, loaded: bytes.byteLength, total: bytes.byteLength, cached: true });
-  } else {
-    post({ type: 'status', id, phase: 'downloading', modelId: spec.id, info });
-    bytes = await download(id, spec);
-    post({ type: 'status', id, phase: 'verifying', modelId: spec.id, info });
-    await verifySha256(bytes, spec.sha256, `The model file ${spec.id}`);
-    await keepModel(spec.url, spec.sha256, bytes);
-  }
+  const selected = await selectBackend(request);
+  // WASM runs the int8 file when the spec carries one (the visitor asked for int8 weights); WebGPU the float file.
+  const int8 = selected.backend === 'wasm' ? spec.int8 : undefined;
+  let info: BackendInfo = { ...selected, weights: int8 ? 'int8' : 'float32' };
+  let bytes = await fetchModelFile(id, spec, int8 ?? spec, info);
   post({ type: 'status', id, phase: 'creating-session', modelId: spec.id, info });
   const chw = [spec.channels, spec.resolution, spec.resolution] as const;
   const open = async (backend: Backend) => {
@@ -115,16 +126,17 @@ async function createModel(id: number, spec: ModelSpec, request: BackendRequest)
   } catch (e) {
     if (info.backend !== 'webgpu') throw e;
     // A WebGPU adapter that cannot run the model: fall back to WASM, and say so.
-    info = { ...info, backend: 'wasm', notice: `WebGPU could not run the model (${(e as Error).message}); running on WASM instead.` };
+    info = { ...info, backend: 'wasm', weights: spec.int8 ? 'int8' : 'float32', notice: `WebGPU could not run the model (${(e as Error).message}); running on WASM instead.` };
+    if (spec.int8) bytes = await fetchModelFile(id, spec, spec.int8, info);
     model = await open('wasm');
   }
   post({ type: 'status', id, phase: 'ready', modelId: spec.id, info, loadMs: performance.now() - t0 });
-  return { key: `${spec.id}|${spec.sha256}|${request}`, model, info };
+  return { key: modelKey(spec, request), model, info };
 }
 
 /** The model for (spec, backend request), loading it unless it is the one already loaded. */
 async function ensureModel(id: number, spec: ModelSpec, request: BackendRequest): Promise<Loaded> {
-  const key = `${spec.id}|${spec.sha256}|${request}`;
+  const key = modelKey(spec, request);
   if (loaded && loadedKey === key) {
     try {
       const current = await loaded;

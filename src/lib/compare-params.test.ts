@@ -55,9 +55,9 @@ describe('compare URL', () => {
   it('writes a link that reads back the same', () => {
     const r = readCompareParams('?compare=diffit-fmnist,diffip-fmnist&seed=7&steps=4&class=none&guidance=1&batch=1&backend=wasm', manifest);
     const link = writeCompareParams(r.ids, r.params);
-    expect(link).toBe('?compare=diffit-fmnist,diffip-fmnist&sampler=heun&seed=7&steps=4&class=none&guidance=1&guide=every&batch=1&backend=wasm');
+    expect(link).toBe('?compare=diffit-fmnist,diffip-fmnist&sampler=heun&seed=7&steps=4&class=none&guidance=1&guide=every&batch=1&backend=wasm&weights=float32');
     expect(readCompareParams(link, manifest)).toEqual(r);
-    expect(studioLink(r.ids, r.params)).toBe('?model=diffit-fmnist&sampler=heun&seed=7&steps=4&class=none&guidance=1&guide=every&batch=1&backend=wasm');
+    expect(studioLink(r.ids, r.params)).toBe('?model=diffit-fmnist&sampler=heun&seed=7&steps=4&class=none&guidance=1&guide=every&batch=1&backend=wasm&weights=float32');
     expect(comparableModels(manifest, manifest.models[0]).map((m) => m.id)).toEqual(['diffit-fmnist', 'dws-fmnist', 'diffip-fmnist', 'x-fmnist']);
   });
 });

@@ -136,9 +136,20 @@ describe('loadManifest', () => {
 describe('toModelSpec', () => {
   it('resolves the file next to the manifest', () => {
     const m = parseManifest(shipped).manifest.models[0];
-    const spec = toModelSpec(m, 'http://localhost:4173/app/models/manifest.json');
+    const spec = toModelSpec(m, 'float32', 'http://localhost:4173/app/models/manifest.json');
     expect(spec.url).toBe(`http://localhost:4173/app/models/${m.file}`);
     expect(spec.numClasses).toBe(m.num_classes);
     expect(spec.attention).toHaveLength(m.attention!.length);
+    expect(spec.int8).toBeUndefined();
+  });
+
+  it('carries the int8 file when int8 weights are asked for and the model has one', () => {
+    const m = parseManifest(shipped).manifest.models[0];
+    expect(m.int8).toBeDefined();
+    const spec = toModelSpec(m, 'int8', 'http://localhost:4173/app/models/manifest.json');
+    expect(spec.int8).toEqual({ url: `http://localhost:4173/app/models/${m.int8!.file}`, sha256: m.int8!.sha256, bytes: m.int8!.bytes });
+    expect(spec.url).toBe(`http://localhost:4173/app/models/${m.file}`); // WebGPU still runs the float file
+    const { int8: _, ...withoutInt8 } = m;
+    expect(toModelSpec(withoutInt8, 'int8', 'http://localhost:4173/app/models/manifest.json').int8).toBeUndefined();
   });
 });

@@ -6,7 +6,7 @@
  * model, fails the load.
  */
 import sampling from '../../contracts/sampling.json';
-import type { ModelSpec } from '@/inference/protocol';
+import type { ModelSpec, WasmWeights } from '@/inference/protocol';
 import { MANIFEST_SCHEMA, type JsonSchema, type Manifest, type ModelEntry } from '@/types/manifest';
 import { isHtmlResponse, notFoundMessage } from './http';
 
@@ -194,13 +194,18 @@ export async function fetchManifest(url: string = manifestUrl()): Promise<Manife
   return manifest;
 }
 
-/** What the inference worker needs about a model; its file is resolved next to the manifest. */
-export function toModelSpec(model: ModelEntry, manifestHref: string = manifestUrl()): ModelSpec {
+/**
+ * What the inference worker needs about a model; its files are resolved next to the manifest. The
+ * int8 file comes along when `weights` asks for it and the model has one (the worker runs it on WASM).
+ */
+export function toModelSpec(model: ModelEntry, weights: WasmWeights = 'float32', manifestHref: string = manifestUrl()): ModelSpec {
+  const int8 = weights === 'int8' && model.int8 ? { url: new URL(model.int8.file, manifestHref).href, sha256: model.int8.sha256, bytes: model.int8.bytes } : undefined;
   return {
     id: model.id,
     url: new URL(model.file, manifestHref).href,
     sha256: model.sha256,
     bytes: model.bytes,
+    ...(int8 ? { int8 } : {}),
     channels: model.channels,
     resolution: model.resolution,
     numClasses: model.num_classes,

@@ -7,7 +7,7 @@
  * session goes back to the last finished run (its trajectory and pixels), or to nothing.
  */
 import type { InferenceClient } from '@/inference/client';
-import type { Backend, BackendRequest, GenerateParams, LoadPhase, ModelSpec, WorkerEvent } from '@/inference/protocol';
+import type { Backend, BackendRequest, GenerateParams, LoadPhase, ModelSpec, WasmWeights, WorkerEvent } from '@/inference/protocol';
 import { toBytes } from '@/sampling/pixels';
 import { Trajectory } from './trajectory';
 
@@ -60,6 +60,8 @@ export interface RunState {
   load: ModelLoadState;
   backend: Backend | null;
   threads: number | null;
+  /** The weights that run (int8 only on WASM). */
+  weights: WasmWeights | null;
   /** Why the backend is not the one asked for, when it is not. */
   backendNotice: string | null;
   /** Steps finished, and of how many. */
@@ -86,6 +88,7 @@ export const IDLE_RUN: RunState = {
   load: IDLE_LOAD,
   backend: null,
   threads: null,
+  weights: null,
   backendNotice: null,
   step: 0,
   steps: 0,
@@ -100,8 +103,8 @@ export const IDLE_RUN: RunState = {
   interrupted: null,
 };
 
-/** The id of a (model, backend request) pair, as the load state names it. */
-export const loadKey = (modelId: string, backend: BackendRequest) => `${modelId}|${backend}`;
+/** The id of a (model and its files, backend request) pair, as the load state names it. */
+export const loadKey = (spec: ModelSpec, backend: BackendRequest) => `${spec.id}${spec.int8 ? '+int8' : ''}|${backend}`;
 
 interface Finished {
   trajectory: Trajectory;
@@ -145,7 +148,7 @@ export class RunSession {
 
   /** Loads a model on a backend ahead of a run, unless it is loaded or loading. */
   preload(spec: ModelSpec, backend: BackendRequest): void {
-    const key = loadKey(spec.id, backend);
+    const key = loadKey(spec, backend);
     if (this.current.load.key === key && this.current.load.state !== 'error') return;
     this.update({
       load: { ...IDLE_LOAD, state: 'loading', key, totalBytes: spec.bytes },
@@ -161,7 +164,7 @@ export class RunSession {
    */
   start(spec: ModelSpec, backend: BackendRequest, params: GenerateParams): Promise<RunStatus> {
     if (this.running) return Promise.resolve(this.current.status);
-    const key = loadKey(spec.id, backend);
+    const key = loadKey(spec, backend);
     const load = this.current.load.key !== key || this.current.load.state === 'error' ? { ...IDLE_LOAD, state: 'loading' as const, key, totalBytes: spec.bytes } : this.current.load;
     this.spec = spec;
     this.params = params;
@@ -215,6 +218,7 @@ export class RunSession {
           load: { ...load, state: event.phase === 'ready' ? 'ready' : 'loading', phase: event.phase, loadMs: event.loadMs ?? load.loadMs },
           backend: info?.backend ?? this.current.backend,
           threads: info?.threads ?? this.current.threads,
+          weights: info?.weights ?? this.current.weights,
           backendNotice: info ? info.notice : this.current.backendNotice,
         });
         return;

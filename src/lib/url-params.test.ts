@@ -25,13 +25,22 @@ describe('readUrlParams', () => {
   it('uses the first model and its defaults for an empty URL', () => {
     const { params, problems } = readUrlParams('', manifest);
     expect(problems).toEqual([]);
-    expect(params).toEqual({ model: 'diffit-fmnist', sampler: 'heun', seed: 0, steps: 12, classLabel: null, guidance: 1.5, guide: 'every', batch: 4, backend: 'auto' });
+    expect(params).toEqual({ model: 'diffit-fmnist', sampler: 'heun', seed: 0, steps: 12, classLabel: null, guidance: 1.5, guide: 'every', batch: 4, backend: 'auto', weights: 'float32' });
   });
 
   it('reads every parameter', () => {
-    const { params, problems } = readUrlParams('?model=other&seed=42&steps=7&class=2&guidance=2.5&guide=interval&batch=3&backend=wasm', manifest);
+    const { params, problems } = readUrlParams('?model=other&seed=42&steps=7&class=2&guidance=2.5&guide=interval&batch=3&backend=wasm&weights=int8', manifest);
     expect(problems).toEqual([]);
-    expect(params).toEqual({ model: 'other', sampler: 'heun', seed: 42, steps: 7, classLabel: 2, guidance: 2.5, guide: 'interval', batch: 3, backend: 'wasm' });
+    expect(params).toEqual({ model: 'other', sampler: 'heun', seed: 42, steps: 7, classLabel: 2, guidance: 2.5, guide: 'interval', batch: 3, backend: 'wasm', weights: 'int8' });
+  });
+
+  it('reads the WASM weights: float32 for a link without them (what it gave before int8 files), a bad value falls back with a notice', () => {
+    expect(readUrlParams('?model=other', manifest).params.weights).toBe('float32');
+    expect(FIRST_VISIT.weights).toBe('int8');
+    const bad = readUrlParams('?weights=int4', manifest);
+    expect(bad.params.weights).toBe('float32');
+    expect(bad.problems).toEqual(['Ignored weights="int4" from the URL (int8, float32); using float32.']);
+    expect(new URLSearchParams(writeUrlParams({ ...bad.params, weights: 'int8' })).get('weights')).toBe('int8');
   });
 
   it('reads the sampler; its steps default to the contract, a bad name falls back with a notice', () => {

@@ -84,7 +84,7 @@ describe('studio store', () => {
     expect(s.params).toMatchObject({ model: 'diffit-fmnist', seed: 9, steps: 5, classLabel: 1, backend: 'wasm' });
     expect(s.notices.map((n) => n.text)).toEqual([expect.stringMatching(/steps="x"/)]);
     expect(fake.requests).toEqual([{ type: 'load', id: 1, model: expect.objectContaining({ url: 'http://localhost:4173/models/m.onnx' }), backend: 'wasm' }]);
-    fake.emit({ type: 'status', id: 1, phase: 'ready', modelId: 'diffit-fmnist', info: { backend: 'wasm', notice: null, threads: 2 }, loadMs: 5 });
+    fake.emit({ type: 'status', id: 1, phase: 'ready', modelId: 'diffit-fmnist', info: { backend: 'wasm', notice: null, threads: 2, weights: 'float32' }, loadMs: 5 });
     expect(useStudioStore.getState().backend).toBe('wasm');
     expect(useStudioStore.getState().load.state).toBe('ready');
   });
@@ -98,7 +98,7 @@ describe('studio store', () => {
 
   it('shows a backend fallback as a notice', async () => {
     await useStudioStore.getState().init('?backend=webgpu');
-    fake.emit({ type: 'status', id: 1, phase: 'ready', modelId: 'diffit-fmnist', info: { backend: 'wasm', notice: 'no WebGPU', threads: 1 } });
+    fake.emit({ type: 'status', id: 1, phase: 'ready', modelId: 'diffit-fmnist', info: { backend: 'wasm', notice: 'no WebGPU', threads: 1, weights: 'float32' } });
     const s = useStudioStore.getState();
     expect(s.backend).toBe('wasm');
     expect(s.notices).toEqual([{ id: 'backend', level: 'warning', text: 'no WebGPU' }]);
@@ -109,7 +109,7 @@ describe('studio store', () => {
     useStudioStore.getState().setParam('batch', 2);
     useStudioStore.getState().setParam('seed', 4);
     useStudioStore.getState().generate();
-    expect(location.search).toBe('?model=diffit-fmnist&sampler=heun&seed=4&steps=5&class=none&guidance=1&guide=every&batch=2&backend=auto');
+    expect(location.search).toBe('?model=diffit-fmnist&sampler=heun&seed=4&steps=5&class=none&guidance=1&guide=every&batch=2&backend=auto&weights=float32');
     const run = fake.requests.at(-1)!;
     expect(run).toMatchObject({ type: 'generate', params: { sampler: 'heun', seed: 4, steps: 5, classLabel: null, guidance: 1, guide: 'every', batch: 2 } });
     expect(useStudioStore.getState().status).toBe('running');

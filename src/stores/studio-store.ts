@@ -90,7 +90,7 @@ export const useStudioStore = create<StudioState>()((set, get) => {
   /** Starts loading the selected model on the requested backend, unless it is loaded or loading. */
   const preload = () => {
     const model = selectedModel(get());
-    if (model) runs().preload(toModelSpec(model), get().params.backend);
+    if (model) runs().preload(toModelSpec(model, get().params.weights), get().params.backend);
   };
 
   return {
@@ -123,10 +123,10 @@ export const useStudioStore = create<StudioState>()((set, get) => {
       // (contracts/sampling.json `first_visit`):
       // DPM-Solver++(2M) at its default steps, Heun's quality from 8 evaluations instead of 35, and
       // guidance (once a class is chosen) in the interval guide, which spares the noisiest steps' second
-      // forward at the same quality (README).
+      // forward at the same quality, and int8 weights on WASM (README).
       if (new URLSearchParams(search).size === 0) {
-        const { sampler, guide } = FIRST_VISIT;
-        set({ params: { ...params, sampler, steps: SAMPLER_CHOICES[sampler].default_steps, guide } });
+        const { sampler, guide, weights } = FIRST_VISIT;
+        set({ params: { ...params, sampler, steps: SAMPLER_CHOICES[sampler].default_steps, guide, weights } });
         get().generate();
       } else preload();
     },
@@ -147,7 +147,7 @@ export const useStudioStore = create<StudioState>()((set, get) => {
         } else clearNotice('model-class');
       }
       set({ params });
-      if (key === 'model' || key === 'backend') preload();
+      if (key === 'model' || key === 'backend' || key === 'weights') preload();
     },
 
     setPreview: (mode) => {
@@ -170,7 +170,7 @@ export const useStudioStore = create<StudioState>()((set, get) => {
       set({ params });
       const layers = model.attention ?? [];
       const attentionImage = layers.length > 0 && state.recordAttention ? Math.min(state.attentionImage, params.batch - 1) : null;
-      void runs().start(toModelSpec(model), params.backend, {
+      void runs().start(toModelSpec(model, params.weights), params.backend, {
         sampler: params.sampler,
         seed: params.seed,
         steps: params.steps,

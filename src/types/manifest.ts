@@ -91,6 +91,27 @@ export interface GraphParity {
   attention: MaxAbsDifference;
 }
 
+/** A companion file for the WASM backend, written by `python -m diffit.quantize`: the same graph with its MatMul and Gemm weights stored in int8 and their inputs quantised per call (onnxruntime's dynamic quantisation). The app runs it on WASM unless the visitor asks for float32; WebGPU always runs `file`. A new export of `file` drops this block. */
+export interface Int8File {
+  /** A plain name beside the manifest. */
+  file: string;
+  bytes: number;
+  sha256: string;
+  /** The sha256 of the float file it was made from: always the entry's `sha256`. */
+  source_sha256: string;
+  method: string;
+  /** Max |int8 file - float file| of `denoised` and of the attention weights on random inputs at each of `sigmas`; the quantiser refuses a file beyond `tolerance`. */
+  parity: {
+    denoised: number;
+    attention: number;
+    sigmas: number[];
+    tolerance: {
+      denoised: number;
+      attention: number;
+    };
+  };
+}
+
 export type AccuracyPerGuidance = Record<string, Fraction>;
 
 /** Class accuracy re-measured from the shipped ONNX file at one guidance scale (side file training/weights/provenance/<id>-eval-onnx-cpu.json, rows of `diffit.evaluate --onnx --json`). */
@@ -233,6 +254,7 @@ export interface ModelEntry {
   /** A PNG grid of samples beside the manifest. */
   preview?: string;
   benchmark?: ModelBenchmark;
+  int8?: Int8File;
 }
 
 /** public/models/manifest.json: every model the app offers. The one owner of the manifest's fields. Written only by `python -m diffit.export` (training/diffit/manifest.py validates against this file before every write); the app validates against it (src/lib/manifest.ts), and src/types/manifest.ts is generated from it (training/scripts/gen_manifest_types.py). */
@@ -550,6 +572,85 @@ export const MANIFEST_SCHEMA: JsonSchema = {
         },
         "attention": {
           "$ref": "#/$defs/MaxAbsDifference"
+        }
+      }
+    },
+    "Int8File": {
+      "type": "object",
+      "required": [
+        "file",
+        "bytes",
+        "sha256",
+        "source_sha256",
+        "method",
+        "parity"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "file": {
+          "type": "string",
+          "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*\\.onnx$"
+        },
+        "bytes": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "sha256": {
+          "type": "string",
+          "pattern": "^[0-9a-f]{64}$"
+        },
+        "source_sha256": {
+          "type": "string",
+          "pattern": "^[0-9a-f]{64}$"
+        },
+        "method": {
+          "type": "string",
+          "minLength": 1
+        },
+        "parity": {
+          "type": "object",
+          "required": [
+            "denoised",
+            "attention",
+            "sigmas",
+            "tolerance"
+          ],
+          "additionalProperties": false,
+          "properties": {
+            "denoised": {
+              "type": "number",
+              "minimum": 0
+            },
+            "attention": {
+              "type": "number",
+              "minimum": 0
+            },
+            "sigmas": {
+              "type": "array",
+              "items": {
+                "type": "number",
+                "minimum": 0
+              }
+            },
+            "tolerance": {
+              "type": "object",
+              "required": [
+                "denoised",
+                "attention"
+              ],
+              "additionalProperties": false,
+              "properties": {
+                "denoised": {
+                  "type": "number",
+                  "exclusiveMinimum": 0
+                },
+                "attention": {
+                  "type": "number",
+                  "exclusiveMinimum": 0
+                }
+              }
+            }
+          }
         }
       }
     },
@@ -1028,6 +1129,9 @@ export const MANIFEST_SCHEMA: JsonSchema = {
         },
         "benchmark": {
           "$ref": "#/$defs/ModelBenchmark"
+        },
+        "int8": {
+          "$ref": "#/$defs/Int8File"
         }
       }
     }

@@ -95,6 +95,9 @@ def _entry_problems(entry: dict, where: str) -> list[str]:
     if len(entry["classes"]) != entry["num_classes"]:
         out.append(f"{where}.classes: must have num_classes ({entry['num_classes']}) names, has {len(entry['classes'])}")
     out += [f"{where}.{p}" for p in default_problems(entry["default_steps"], entry["default_guidance"])]
+    if "int8" in entry and entry["int8"]["source_sha256"] != entry["sha256"]:
+        out.append(f"{where}.int8: made from another {entry['file']} (source_sha256 is not the entry's sha256); "
+                   f"run python -m diffit.quantize --id {entry['id']} again")
     for j, layer in enumerate(entry.get("attention", [])):
         grid = layer["resolution"] // layer["window"]
         if layer["tokens"] != layer["window"] ** 2 or layer["windows"] != grid**2 or grid * layer["window"] != layer["resolution"]:

@@ -3,6 +3,10 @@
     python -m diffit.sample --manifest public/models/manifest.json --model diffit-fmnist \
         --seed 3 --steps 18 --class 2 --guidance 2 --guide interval --batch 4 --png out.png --json out.json
 
+`--weights int8` runs the model's int8 file (the manifest's `int8`, from `python -m diffit.quantize`), as the app's
+WASM backend does with `weights=int8`; integer kernels differ between CPUs, so its pixels match the browser's only
+within a few levels.
+
 The noise comes from the counter-based generator shared with the app, so the same arguments
 give the same pixels here and in the browser (within float tolerance). Seed, steps, batch and
 guidance have the app's ranges and the app's guidance rounding (contracts/sampling.json).
@@ -86,6 +90,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=DEFAULTS["batch"])
     p.add_argument("--guide", default=DEFAULTS["guide"],
                    help=f"where guidance applies: one of {', '.join(GUIDES)} (contracts/sampling.json `guides`)")
+    p.add_argument("--weights", choices=("float32", "int8"), default="float32",
+                   help="the float file, or the int8 file of the manifest's `int8` (the app's WASM weights)")
     p.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0: all)")
     p.add_argument("--png", type=Path, help="write the batch as a grid PNG (into an existing folder)")
     p.add_argument("--json", type=Path, help="write shape, uint8 pixels and float values as JSON (into an existing folder)")
@@ -120,7 +126,9 @@ def run(args: argparse.Namespace) -> None:
     manifest_path = Path(args.manifest)
     entry = load_entry(manifest_path, args.model)
     settings = validate(args, entry)
-    model_path = manifest_path.parent / entry["file"]
+    if args.weights == "int8" and "int8" not in entry:
+        raise UsageError(f"{args.model} has no int8 file in {manifest_path}; python -m diffit.quantize --id {args.model} makes one")
+    model_path = manifest_path.parent / (entry["int8"]["file"] if args.weights == "int8" else entry["file"])
     if not model_path.is_file():
         raise UsageError(f"model file {model_path} does not exist")
     steps = settings["steps"]

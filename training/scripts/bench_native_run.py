@@ -70,6 +70,8 @@ def main(argv=None) -> int:
     p.add_argument("--guidance", type=float, default=2.0)
     p.add_argument("--guide", choices=sorted(GUIDES), default=DEFAULTS["guide"], help="where guidance applies (the URL's guide)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--weights", choices=("float32", "int8"), default="float32",
+                   help="the float file, or the entry's int8 file (the URL's weights, as the app's WASM runs it)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--json", type=Path, default=None)
@@ -88,7 +90,9 @@ def main(argv=None) -> int:
     if args.json is not None and not args.json.parent.is_dir():
         p.exit(2, f"error: --json {args.json}: no folder {args.json.parent}\n")
 
-    d = CountingSession(args.manifest.parent / entry["file"], args.threads)
+    if args.weights == "int8" and "int8" not in entry:
+        p.exit(2, f"error: --weights int8: {args.model} has no int8 file (python -m diffit.quantize --id {args.model})\n")
+    d = CountingSession(args.manifest.parent / (entry["int8"]["file"] if args.weights == "int8" else entry["file"]), args.threads)
     one_run(d, entry, args)  # warm-up: the session's first runs allocate and plan
     d.forwards = 0
     times = []
@@ -97,7 +101,7 @@ def main(argv=None) -> int:
         print(f"native: {times[-1]:.0f} ms for {d.forwards} forwards", flush=True)
         forwards, d.forwards = d.forwards, 0
     result = {"model": args.model, "sampler": args.sampler, "steps": args.steps, "batch": args.batch, "class": args.class_label,
-              "guidance": args.guidance, "threads": args.threads, "forwards_per_run": forwards, "run_ms": times,
+              "guidance": args.guidance, "weights": args.weights, "threads": args.threads, "forwards_per_run": forwards, "run_ms": times,
               "onnxruntime": ort.__version__, "python": platform.python_version(), "cpus": os.cpu_count()}
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=1))

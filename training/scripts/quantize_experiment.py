@@ -11,7 +11,9 @@ Variants (VARIANTS), each from the shipped fp32 file after onnxruntime's pre-pro
 - qdq: QuantizeLinear/DequantizeLinear around Conv and MatMul (`quantize_static`, QDQ format): weights int8 per
   output channel, activations uint8 with MinMax ranges from the calibration set;
 - qdq-weights: the same, but only where one input is a weight: the attention's activation-by-activation MatMuls
-  (Q K^T and A V) stay fp32, and so do the first and the last Conv (the image in and out).
+  (Q K^T and A V) stay fp32, and so do the first and the last Conv (the image in and out);
+- qdq-mlp: qdq-weights with the TMSA mixer's projections in fp32 too (int8: the convolutions and the MLPs);
+- qdq-conv: only the convolutions between the first and the last in int8.
 
 Calibration set: training images y at the Karras sigmas that Heun 18 and DPM-Solver++(2M) 10 visit, x = y + sigma n
 (EDM's forward process), batch 8 as guidance runs it: 4 class labels and 4 unconditional (label = num_classes).
@@ -45,11 +47,12 @@ from diffit.diffusion.sampler import dpmpp_2m_sample, guided_denoiser, karras_si
 from diffit.evaluate import quantise
 from diffit.manifest import ManifestError, read_json, write_json_atomic
 from diffit.noise import normal_tensor
+from diffit.quantize import annotate_types
 from diffit.runtime import OnnxDenoiser, concat_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CALIBRATION_SCHEDULES = (18, 10)  # Heun 18 (the default) and DPM-Solver++(2M) 10 visit these Karras sigmas
-VARIANTS = ("dynamic", "qdq", "qdq-weights")
+VARIANTS = ("dynamic", "qdq", "qdq-weights", "qdq-mlp", "qdq-conv")
 
 
 class ExperimentError(Exception):
@@ -87,28 +90,42 @@ def quantise_variants(source: Path, out_dir: Path, stem: str, feeds: list[dict])
             return next(self.items, None)
 
     pre = out_dir / f"{stem}-pre.onnx"
-    # Symbolic shape inference stops at the window reshapes; ONNX's own inference is enough for quantisation.
+    # Symbolic shape inference stops at the window reshapes; the types come from annotate_types instead.
     quant_pre_process(str(source), str(pre), skip_symbolic_shape=True)
+    annotate_types(pre, feeds[0])
     paths = {"fp32": source}
     paths["dynamic"] = out_dir / f"{stem}-dynamic.onnx"
     quantize_dynamic(str(pre), str(paths["dynamic"]), op_types_to_quantize=["MatMul", "Gemm"], weight_type=QuantType.QInt8)
-    for name, exclude in (("qdq", []), ("qdq-weights", fp32_nodes(pre))):
+    for name in VARIANTS[1:]:
         paths[name] = out_dir / f"{stem}-{name}.onnx"
         quantize_static(str(pre), str(paths[name]), Reader(), quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv", "MatMul"],
-                        nodes_to_exclude=exclude, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
+                        nodes_to_exclude=fp32_nodes(pre, name), activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        per_channel=True)
     pre.unlink()
     return paths
 
 
-def fp32_nodes(path: Path) -> list[str]:
-    """qdq-weights' exclusions: MatMuls of two activations (attention's Q K^T and A V), the first and the last Conv."""
+def fp32_nodes(path: Path, variant: str) -> list[str]:
+    """The Conv and MatMul nodes a QDQ variant keeps in float32.
+
+    qdq: none. qdq-weights: MatMuls of two activations (attention's Q K^T and A V), the first and the last Conv (the
+    image in and out). qdq-mlp: also every MatMul of the TMSA mixer (its q/k/v and output projections), so that only
+    the convolutions and the MLPs are int8. qdq-conv: only the convolutions between the first and the last are int8.
+    """
     import onnx
 
     graph = onnx.load(str(path)).graph
     weights = {i.name for i in graph.initializer} | {n.output[0] for n in graph.node if n.op_type == "Constant"}
-    products = [n.name for n in graph.node if n.op_type == "MatMul" and not any(i in weights for i in n.input)]
+    matmuls = [n for n in graph.node if n.op_type == "MatMul"]
     convs = [n.name for n in graph.node if n.op_type == "Conv"]
-    return products + [convs[0], convs[-1]]
+    if variant == "qdq":
+        return []
+    keep = [n.name for n in matmuls if not any(i in weights for i in n.input)] + [convs[0], convs[-1]]
+    if variant in ("qdq-mlp", "qdq-conv"):
+        keep += [n.name for n in matmuls if "/mixer/" in n.name]
+    if variant == "qdq-conv":
+        keep += [n.name for n in matmuls if "/mlp/" in n.name]
+    return sorted(set(keep))
 
 
 # ----------------------------------------------------------------------------- error against fp32

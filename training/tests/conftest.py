@@ -17,6 +17,21 @@ def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> None:
 
 
 @pytest.fixture
+def checkpoint(tmp_path) -> Path:
+    """An untrained tiny DiffiT snapshot in the format diffit.train writes."""
+    import torch
+
+    from diffit.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("diffit-tiny")
+    path = tmp_path / "tiny-ema.pt"
+    torch.save({"config": model.config.to_dict(), "ema": model.state_dict(), "images_seen": 16, "seed": 0,
+                "wall_time_s": 1.5, "hardware": "test CPU"}, path)
+    return path
+
+
+@pytest.fixture
 def tiny_fmnist(tmp_path) -> Path:
     """A synthetic Fashion-MNIST folder in the standard IDX format: 64 train and 20 test images."""
     rng = np.random.default_rng(0)

@@ -22,17 +22,6 @@ def export(*args) -> int:
     return exit_info.value.code
 
 
-@pytest.fixture
-def checkpoint(tmp_path):
-    """An untrained tiny DiffiT snapshot in the format diffit.train writes."""
-    torch.manual_seed(0)
-    model = build_model("diffit-tiny")
-    path = tmp_path / "tiny-ema.pt"
-    torch.save({"config": model.config.to_dict(), "ema": model.state_dict(), "images_seen": 16, "seed": 0,
-                "wall_time_s": 1.5, "hardware": "test CPU"}, path)
-    return path
-
-
 @pytest.mark.parametrize("options, mention", [
     (["--default-guidance", "nan", "--default-steps", "0"], "--default-steps 0"),
     (["--default-guidance", "nan"], "--default-guidance nan"),

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from diffit.contract import LIMITS, round_guidance
@@ -141,3 +142,33 @@ def test_guide_interval_skips_guidance_above_it_and_is_recorded(tmp_path):
         runs[guide] = json.loads(out.read_text())
     assert runs["every"]["guide"] == "every" and runs["interval"]["guide"] == "interval"
     assert runs["every"]["pixels"] != runs["interval"]["pixels"]
+
+
+def test_weights_int8_runs_the_manifests_int8_file_close_to_the_float_one(tmp_path):
+    """--weights int8 samples with the entry's int8 file (what the app's WASM runs with weights=int8): other pixels
+    than the float file's, within a few levels of them."""
+    runs = {}
+    for weights in ("float32", "int8"):
+        out = tmp_path / f"{weights}.json"
+        sample_main(["--manifest", str(MANIFEST), "--model", MODEL, "--sampler", "dpmpp-2m", "--steps", "3", "--batch", "2",
+                     "--class", "1", "--guidance", "2", "--weights", weights, "--json", str(out), "--quiet"])
+        runs[weights] = np.array(json.loads(out.read_text())["pixels"], dtype=int)
+    difference = np.abs(runs["int8"] - runs["float32"])
+    assert 0 < difference.mean() < 3
+
+
+def test_weights_int8_of_a_model_without_an_int8_file_is_one_line(tmp_path, capsys):
+    manifest = json.loads(MANIFEST.read_text())
+    for entry in manifest["models"]:
+        entry.pop("int8", None)
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(SystemExit) as stop:
+        sample_main(["--manifest", str(path), "--model", MODEL, "--weights", "int8"])
+    result = subprocess.CompletedProcess([], stop.value.code, "", capsys.readouterr().err)
+    assert_refused(result, "has no int8 file", "python -m diffit.quantize")
+
+
+def test_unknown_weights_are_refused(refused):
+    result = refused("--weights", "int4")
+    assert result.returncode == 2 and "--weights" in result.stderr and "int8" in result.stderr

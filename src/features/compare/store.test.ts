@@ -107,7 +107,7 @@ describe('compare store', () => {
     expect(speedUp(s, 'dws-fmnist')).toBe(3); // against the full model, whatever its position
     expect(speedUp(s, 'diffit-fmnist')).toBe(1);
     expect(speedUp(s, 'diffip-fmnist')).toBeNull();
-    expect(location.search).toBe('?compare=dws-fmnist,diffit-fmnist,diffip-fmnist&sampler=heun&seed=3&steps=2&class=1&guidance=2&guide=every&batch=1&backend=wasm');
+    expect(location.search).toBe('?compare=dws-fmnist,diffit-fmnist,diffip-fmnist&sampler=heun&seed=3&steps=2&class=1&guidance=2&guide=every&batch=1&backend=wasm&weights=float32');
 
     // The shared step: every panel shows the chosen step (or its last one).
     const first = panelFrames(s.panels['dws-fmnist'], 0, 'x')!;

@@ -180,7 +180,7 @@ export const useCompareStore = create<CompareState>()((set, get) => {
       stopped = false;
       const ids = [...state.ids];
       set((s) => ({ running: true, viewStep: null, panels: Object.fromEntries(ids.map((id) => [id, { ...(s.panels[id] ?? idlePanel(id)), queued: true }])) }));
-      const { sampler, seed, steps, classLabel, guidance, guide, batch, backend } = get().params;
+      const { sampler, seed, steps, classLabel, guidance, guide, batch, backend, weights } = get().params;
       for (const id of ids) {
         const panel = () => get().panels[id];
         if (stopped) {
@@ -194,7 +194,7 @@ export const useCompareStore = create<CompareState>()((set, get) => {
         }
         const label = classLabel !== null && classLabel < model.num_classes ? classLabel : null;
         // One model at a time: wait for this panel's run to end before the next one starts.
-        await sessionFor(id).start(toModelSpec(model), backend, { sampler, seed, steps, classLabel: label, guidance, guide, batch });
+        await sessionFor(id).start(toModelSpec(model, weights), backend, { sampler, seed, steps, classLabel: label, guidance, guide, batch });
       }
       set({ running: false });
     },

@@ -1,9 +1,9 @@
 import { useRef } from 'react';
 import { focusField, SamplingFields, useSamplingDrafts } from '@/components/sampling-fields';
-import { BACKEND_REQUESTS, type BackendRequest } from '@/inference/protocol';
+import { BACKEND_REQUESTS, WASM_WEIGHTS, type BackendRequest, type WasmWeights } from '@/inference/protocol';
 import { selectedModel, useStudioStore, type PreviewMode } from '@/stores/studio-store';
 
-/** Seed, steps, class, guidance, batch, backend; Generate and Cancel. */
+/** Seed, steps, class, guidance, batch, backend, WASM weights; Generate and Cancel. */
 export function GenerateControls() {
   const params = useStudioStore((s) => s.params);
   const model = useStudioStore(selectedModel);
@@ -33,6 +33,16 @@ export function GenerateControls() {
           {BACKEND_REQUESTS.map((b) => (
             <option key={b} value={b}>
               {b === 'auto' ? 'auto' : b === 'webgpu' ? 'WebGPU' : 'WASM'}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label className="field" title={model?.int8 ? 'The weights WASM runs: int8 is faster on CPUs and approximate; WebGPU always runs float32' : 'This model has no int8 file: WASM runs float32'}>
+        <span>WASM weights</span>
+        <select data-testid="weights-select" value={params.weights} disabled={running} onChange={(e) => setParam('weights', e.target.value as WasmWeights)}>
+          {WASM_WEIGHTS.map((w) => (
+            <option key={w} value={w}>
+              {w === 'int8' ? 'int8 (faster)' : 'float32 (exact)'}
             </option>
           ))}
         </select>
