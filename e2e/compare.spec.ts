@@ -8,7 +8,7 @@ const MEAN_DIFF = 0.05;
 const IDS = ['diffit-fmnist', 'dws-fmnist', 'diffip-fmnist'];
 
 function compareQuery(args: { seed: number; steps: number; classLabel: number | null; guidance: number; guide: 'interval' | 'every'; batch: number }, ids = IDS): string {
-  return `/?compare=${ids.join(',')}&sampler=heun&seed=${args.seed}&steps=${args.steps}&class=${args.classLabel ?? 'none'}&guidance=${args.guidance}&guide=${args.guide}&batch=${args.batch}&backend=wasm`;
+  return `/?compare=${ids.join(',')}&sampler=heun&seed=${args.seed}&steps=${args.steps}&class=${args.classLabel ?? 'none'}&guidance=${args.guidance}&guide=${args.guide}&batch=${args.batch}&backend=wasm&weights=float32`;
 }
 
 const panel = (page: Page, id: string) => page.locator(`[data-testid="compare-panel"][data-model="${id}"]`);

@@ -127,6 +127,7 @@ function entryProblems(m: ModelEntry, where: string): string[] {
       out.push(`${where}.attention[${j}] must have tokens = window^2 and windows = (resolution/window)^2 (got window ${a.window}, resolution ${a.resolution}, tokens ${a.tokens}, windows ${a.windows})`);
     }
   });
+  if (m.int8 && m.int8.source_sha256 !== m.sha256) out.push(`${where}.int8 was made from another ${m.file} (source_sha256 is not the entry's sha256); run python -m diffit.quantize --id ${m.id} again`);
   return out;
 }
 

@@ -89,6 +89,14 @@ export function ModelPicker({ controls }: { controls?: ReactNode }) {
           <dd>
             {model.file} · {formatCount(model.bytes)}B · <span data-testid="model-load">{loadText}</span>
           </dd>
+          {model.int8 && (
+            <>
+              <dt>Int8 file</dt>
+              <dd data-testid="model-int8" title={model.int8.method}>
+                {model.int8.file} · {formatCount(model.int8.bytes)}B · max |Δ| {model.int8.parity.denoised.toExponential(1)} vs the float file; WASM runs it when the weights are int8
+              </dd>
+            </>
+          )}
           <dt>Cache</dt>
           <dd>
             <ModelCacheControl key={load.state === 'ready' ? load.key : 'loading'} />
