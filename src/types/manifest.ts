@@ -91,14 +91,19 @@ export interface GraphParity {
   attention: MaxAbsDifference;
 }
 
+/** An ONNX file, a plain name beside the manifest (so always on the page's own origin). */
+export type OnnxFileName = string;
+
+/** A file's sha256, lowercase hex. */
+export type Sha256 = string;
+
 /** A companion file for the WASM backend, written by `python -m diffit.quantize`: the same graph with its MatMul and Gemm weights stored in int8 and their inputs quantised per call (onnxruntime's dynamic quantisation). The app runs it on WASM unless the visitor asks for float32; WebGPU always runs `file`. A new export of `file` drops this block. */
 export interface Int8File {
-  /** A plain name beside the manifest. */
-  file: string;
+  file: OnnxFileName;
   bytes: number;
-  sha256: string;
+  sha256: Sha256;
   /** The sha256 of the float file it was made from: always the entry's `sha256`. */
-  source_sha256: string;
+  source_sha256: Sha256;
   method: string;
   /** Max |int8 file - float file| of `denoised` and of the attention weights on random inputs at each of `sigmas`; the quantiser refuses a file beyond `tolerance`. */
   parity: {
@@ -230,10 +235,9 @@ export interface ModelEntry {
   variant: 'diffit' | 'dws' | 'diffip';
   resolution: number;
   channels: 1 | 3;
-  /** The ONNX file, a plain name beside the manifest (so always on the page's own origin). */
-  file: string;
+  file: OnnxFileName;
   bytes: number;
-  sha256: string;
+  sha256: Sha256;
   parameters: number;
   config?: DiffitConfig;
   edm: EdmConstants;
@@ -575,6 +579,14 @@ export const MANIFEST_SCHEMA: JsonSchema = {
         }
       }
     },
+    "OnnxFileName": {
+      "type": "string",
+      "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*\\.onnx$"
+    },
+    "Sha256": {
+      "type": "string",
+      "pattern": "^[0-9a-f]{64}$"
+    },
     "Int8File": {
       "type": "object",
       "required": [
@@ -588,20 +600,17 @@ export const MANIFEST_SCHEMA: JsonSchema = {
       "additionalProperties": false,
       "properties": {
         "file": {
-          "type": "string",
-          "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*\\.onnx$"
+          "$ref": "#/$defs/OnnxFileName"
         },
         "bytes": {
           "type": "integer",
           "minimum": 1
         },
         "sha256": {
-          "type": "string",
-          "pattern": "^[0-9a-f]{64}$"
+          "$ref": "#/$defs/Sha256"
         },
         "source_sha256": {
-          "type": "string",
-          "pattern": "^[0-9a-f]{64}$"
+          "$ref": "#/$defs/Sha256"
         },
         "method": {
           "type": "string",
@@ -1063,16 +1072,14 @@ export const MANIFEST_SCHEMA: JsonSchema = {
           ]
         },
         "file": {
-          "type": "string",
-          "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*\\.onnx$"
+          "$ref": "#/$defs/OnnxFileName"
         },
         "bytes": {
           "type": "integer",
           "minimum": 1
         },
         "sha256": {
-          "type": "string",
-          "pattern": "^[0-9a-f]{64}$"
+          "$ref": "#/$defs/Sha256"
         },
         "parameters": {
           "type": "integer",
