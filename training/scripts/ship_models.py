@@ -6,7 +6,8 @@ For each model id (e.g. diffit-cifar10) with a run folder <runs>/<id> written by
 3. `diffit.evaluate --onnx` judges that file: class accuracy at every --guidance, and FD_clf, precision/recall
    with --fd-samples at the first guidance only (the other scales get accuracy alone, to keep CPU time sane);
 4. `diffit.export` runs again and writes the manifest entry, merging the side files that steps 1-3 wrote to
-   --provenance (diffit/manifest.py `SideFiles`: <id>.json training provenance, <id>-eval.json evaluation rows).
+   --provenance (diffit/manifest.py `SideFiles`: <id>.json training provenance, <id>-eval.json evaluation rows);
+5. `diffit.quantize` writes the entry's int8 file for WASM (the export dropped the old one's block).
 
     python scripts/ship_models.py --dataset cifar10 --ids diffit-cifar10 dws-cifar10 diffip-cifar10 \\
         --runs runs --classifier weights/classifier-cifar10.pt --label "CIFAR-10" \\
@@ -92,6 +93,8 @@ def ship(model_id: str, args) -> dict:
         rows += json.loads(out.read_text())
     write_json_atomic(rows, side.evaluation(model_id))
     timings["export_with_preview_s"] = run(export, log)
+    manifest = Path(args.out_dir).resolve() / "manifest.json"
+    timings["quantize_s"] = run([sys.executable, "-m", "diffit.quantize", "--id", model_id, "--manifest", str(manifest)], log)
     print(model_id, json.dumps(timings), flush=True)
     return timings
 
