@@ -18,8 +18,8 @@ Writes <id>.int8.onnx beside the manifest (through a temporary file, so never ha
 block: the file, its bytes and sha256, the sha256 of the float file it was made from, and its parity against that
 file (max |difference| of `denoised` and of the attention weights at diffit.export's sigmas on random inputs), which
 must stay within INT8_TOLERANCE. The block is a sanity check of the file; what int8 costs in samples is measured by
-training/scripts/compare_weight_storage.py (README, "Int8 on WASM"). A new export of the float file drops the block:
-run this again after it.
+training/scripts/compare_weight_storage.py (README, "Int8 weights on WASM"). A new export of the float file drops
+the block: run this again after it.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from .outputs import write_atomic
 INT8_SUFFIX = ".int8.onnx"
 INT8_TOLERANCE = {"denoised": 0.1, "attention": 0.25}
 """Largest |difference| from the float file allowed in one forward: `denoised` in image units ([-1, 1]), attention
-weights in [0, 1]. The nine shipped models give 0.017-0.038 and 0-0.10 (one weight of a softmax row moves most where
+weights in [0, 1]. The nine shipped models give 0.015-0.038 and 0-0.10 (one weight of a softmax row moves most where
 its quantised logits are large); a broken quantisation is off by far more."""
 METHOD = "dynamic: MatMul and Gemm weights int8 per tensor, inputs uint8 per call (onnxruntime quantize_dynamic)"
 
