@@ -19,12 +19,11 @@ export type BackendRequest = 'auto' | Backend;
 export const BACKEND_REQUESTS: readonly BackendRequest[] = ['auto', 'webgpu', 'wasm'];
 
 /**
- * Which weights the WASM backend runs: the model's int8 companion file (`int8` in the manifest:
- * MatMul and Gemm weights in int8, `python -m diffit.quantize`), or the float file. WebGPU always
- * runs the float file.
+ * Which weights the WASM backend runs (contracts/sampling.json `weights`): the model's int8 companion
+ * file (`int8` in the manifest: MatMul and Gemm weights in int8, `python -m diffit.quantize`), or
+ * the float file. WebGPU always runs the float file.
  */
 export type WasmWeights = 'int8' | 'float32';
-export const WASM_WEIGHTS: readonly WasmWeights[] = ['int8', 'float32'];
 
 /** One downloadable model file. */
 export interface ModelFile {

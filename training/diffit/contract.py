@@ -19,6 +19,8 @@ GUIDES: dict[str, tuple[float, float]] = {
     name: (float(g["lo"]), math.inf if g["hi"] is None else float(g["hi"]))
     for name, g in _SAMPLING["guides"].items() if not name.startswith("$")}
 """Guide name (the URL's `guide`) -> (lo, hi): guidance only where lo < sigma <= hi (diffit.diffusion.guided_denoiser)."""
+WEIGHTS: tuple[str, ...] = tuple(name for name in _SAMPLING["weights"] if not name.startswith("$"))
+"""Which file of a model runs (the URL's `weights`): the manifest's `int8` file, or the float file."""
 FIRST_VISIT: dict[str, str] = {k: v for k, v in _SAMPLING["first_visit"].items() if not k.startswith("$")}
 """What the app runs on a first visit: {"sampler", "guide"}, at SAMPLER_STEPS[sampler] steps."""
 

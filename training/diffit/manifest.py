@@ -330,6 +330,16 @@ def upsert(manifest: dict, entry: dict) -> None:
                                                        variants.get(m.get("variant"), len(variants)), m["id"]))
 
 
+def model_file(manifest_path: Path, entry: dict, weights: str) -> Path:
+    """The ONNX file of `entry` that runs with `weights` (contract.WEIGHTS): its int8 file, or its float file."""
+    if weights != "int8":
+        return Path(manifest_path).parent / entry["file"]
+    if "int8" not in entry:
+        raise ManifestError(f"{entry['id']} has no int8 file in {manifest_path}; python -m diffit.quantize --id {entry['id']} "
+                            "makes one")
+    return Path(manifest_path).parent / entry["int8"]["file"]
+
+
 def entry_of(manifest: dict, model_id: str, manifest_path: Path) -> dict:
     entries = [m for m in manifest["models"] if m.get("id") == model_id]
     if not entries:

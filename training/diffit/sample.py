@@ -22,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .contract import DEFAULTS, GUIDES, LIMITS, SAMPLER_STEPS, out_of_range, round_guidance
+from .contract import DEFAULTS, GUIDES, LIMITS, SAMPLER_STEPS, WEIGHTS, out_of_range, round_guidance
 from .diffusion import guided_denoiser, karras_sigmas
 from .diffusion.sampler import SAMPLERS
 from .images import grid_image, to_uint8
+from .manifest import ManifestError, model_file
 from .noise import normal_tensor
 from .outputs import OutputError, check_output, write_atomic
 from .runtime import OnnxDenoiser, concat_for
@@ -90,7 +91,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=DEFAULTS["batch"])
     p.add_argument("--guide", default=DEFAULTS["guide"],
                    help=f"where guidance applies: one of {', '.join(GUIDES)} (contracts/sampling.json `guides`)")
-    p.add_argument("--weights", choices=("float32", "int8"), default="float32",
+    p.add_argument("--weights", choices=WEIGHTS, default=DEFAULTS["weights"],
                    help="the float file, or the int8 file of the manifest's `int8` (the app's WASM weights)")
     p.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0: all)")
     p.add_argument("--png", type=Path, help="write the batch as a grid PNG (into an existing folder)")
@@ -126,9 +127,10 @@ def run(args: argparse.Namespace) -> None:
     manifest_path = Path(args.manifest)
     entry = load_entry(manifest_path, args.model)
     settings = validate(args, entry)
-    if args.weights == "int8" and "int8" not in entry:
-        raise UsageError(f"{args.model} has no int8 file in {manifest_path}; python -m diffit.quantize --id {args.model} makes one")
-    model_path = manifest_path.parent / (entry["int8"]["file"] if args.weights == "int8" else entry["file"])
+    try:
+        model_path = model_file(manifest_path, entry, args.weights)
+    except ManifestError as error:
+        raise UsageError(str(error)) from None
     if not model_path.is_file():
         raise UsageError(f"model file {model_path} does not exist")
     steps = settings["steps"]

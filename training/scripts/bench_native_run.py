@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from diffit.contract import DEFAULTS, GUIDES
+from diffit.contract import DEFAULTS, GUIDES, WEIGHTS
 from diffit.diffusion.sampler import SAMPLERS, guided_denoiser, karras_sigmas
+from diffit.manifest import ManifestError, model_file
 from diffit.noise import normal_tensor
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,7 +71,7 @@ def main(argv=None) -> int:
     p.add_argument("--guidance", type=float, default=2.0)
     p.add_argument("--guide", choices=sorted(GUIDES), default=DEFAULTS["guide"], help="where guidance applies (the URL's guide)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--weights", choices=("float32", "int8"), default="float32",
+    p.add_argument("--weights", choices=WEIGHTS, default=DEFAULTS["weights"],
                    help="the float file, or the entry's int8 file (the URL's weights, as the app's WASM runs it)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=5)
@@ -90,9 +91,11 @@ def main(argv=None) -> int:
     if args.json is not None and not args.json.parent.is_dir():
         p.exit(2, f"error: --json {args.json}: no folder {args.json.parent}\n")
 
-    if args.weights == "int8" and "int8" not in entry:
-        p.exit(2, f"error: --weights int8: {args.model} has no int8 file (python -m diffit.quantize --id {args.model})\n")
-    d = CountingSession(args.manifest.parent / (entry["int8"]["file"] if args.weights == "int8" else entry["file"]), args.threads)
+    try:
+        path = model_file(args.manifest, entry, args.weights)
+    except ManifestError as error:
+        p.exit(2, f"error: --weights {args.weights}: {error}\n")
+    d = CountingSession(path, args.threads)
     one_run(d, entry, args)  # warm-up: the session's first runs allocate and plan
     d.forwards = 0
     times = []

@@ -1,6 +1,7 @@
 import { useRef } from 'react';
 import { focusField, SamplingFields, useSamplingDrafts } from '@/components/sampling-fields';
-import { BACKEND_REQUESTS, WASM_WEIGHTS, type BackendRequest, type WasmWeights } from '@/inference/protocol';
+import { BACKEND_REQUESTS, type BackendRequest, type WasmWeights } from '@/inference/protocol';
+import { WASM_WEIGHTS, WEIGHT_CHOICES } from '@/lib/url-params';
 import { selectedModel, useStudioStore, type PreviewMode } from '@/stores/studio-store';
 
 /** Seed, steps, class, guidance, batch, backend, WASM weights; Generate and Cancel. */
@@ -42,7 +43,7 @@ export function GenerateControls() {
         <select data-testid="weights-select" value={params.weights} disabled={running} onChange={(e) => setParam('weights', e.target.value as WasmWeights)}>
           {WASM_WEIGHTS.map((w) => (
             <option key={w} value={w}>
-              {w === 'int8' ? 'int8 (faster)' : 'float32 (exact)'}
+              {WEIGHT_CHOICES[w]}
             </option>
           ))}
         </select>
