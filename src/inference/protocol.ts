@@ -20,7 +20,8 @@ export const BACKEND_REQUESTS: readonly BackendRequest[] = ['auto', 'webgpu', 'w
 
 /**
  * Which weights the WASM backend runs (contracts/sampling.json `weights`): the model's int8 companion
- * file (`int8` in the manifest: MatMul and Gemm weights in int8, `python -m diffit.quantize`), or
+ * file (`int8` in the manifest: the weights of the MatMuls and most convolutions in int8,
+ * `python -m diffit.quantize`), or
  * the float file. WebGPU always runs the float file.
  */
 export type WasmWeights = 'int8' | 'float32';

@@ -97,7 +97,7 @@ export type OnnxFileName = string;
 /** A file's sha256, lowercase hex. */
 export type Sha256 = string;
 
-/** A companion file for the WASM backend, written by `python -m diffit.quantize`: the same graph with its MatMul and Gemm weights stored in int8 and their inputs quantised per call (onnxruntime's dynamic quantisation). The app runs it on WASM unless the visitor asks for float32; WebGPU always runs `file`. A new export of `file` drops this block. */
+/** A companion file for the WASM backend, written by `python -m diffit.quantize`: the same function with the weights of its MatMuls, Gemms, 3x3 and transposed convolutions stored in int8 and their inputs quantised per call (the convolutions as im2col products). The app runs it on WASM unless the visitor asks for float32; WebGPU always runs `file`. A new export of `file` drops this block. */
 export interface Int8File {
   file: OnnxFileName;
   bytes: number;
