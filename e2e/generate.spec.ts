@@ -7,11 +7,12 @@ import { expect, test } from './support/studio-page';
 // same noise; float32 kernels differ in the last bits, so pixels may differ by a level or two.
 const MAX_DIFF = 2;
 const MEAN_DIFF = 0.05;
-// The int8 files run other kernels in onnxruntime-web's WASM than in native x86 onnxruntime: one forward of
-// diffit-fmnist differs by up to 0.016 (mean 0.0015), and the test's 4-step run below by up to 7 levels (mean 0.62;
-// against the float file's pixels 9 and 0.93), 2-core AMD EPYC with AVX-512 VNNI, 2026-12-07. Hence looser bounds.
-const INT8_MAX_DIFF = 16;
-const INT8_MEAN_DIFF = 1.5;
+// The int8 files run other kernels in onnxruntime-web's WASM than in native x86 onnxruntime. With the convolutions in
+// int8 (2026-12-08) one forward of diffit-fmnist differs by up to 0.023 (mean 0.0024), and the test's 4-step run below
+// by up to 11 levels (mean 1.21; against the float file's pixels 11 and 1.19), 2-core AMD EPYC with AVX-512 VNNI.
+// Hence looser bounds, still far below what a wrong file or a broken kernel gives (tens of levels on average).
+const INT8_MAX_DIFF = 24;
+const INT8_MEAN_DIFF = 2.5;
 
 test.describe('generate on WASM', () => {
   test('a first visit runs DPM-Solver++(2M) at its default steps with the interval guide and int8 weights, and the URL says so', async ({ studio, page }) => {
