@@ -7,11 +7,11 @@ import { expect, test } from './support/studio-page';
 // same noise; float32 kernels differ in the last bits, so pixels may differ by a level or two.
 const MAX_DIFF = 2;
 const MEAN_DIFF = 0.05;
-// The int8 files run other kernels in onnxruntime-web's WASM than in native x86 onnxruntime. With the convolutions in
-// int8 (2026-12-08) one forward of diffit-fmnist differs by up to 0.023 (mean 0.0024), and the test's 4-step run below
-// by up to 11 levels (mean 1.21; against the float file's pixels 11 and 1.19), 2-core AMD EPYC with AVX-512 VNNI.
-// Hence looser bounds, still far below what a wrong file or a broken kernel gives (tens of levels on average).
-const INT8_MAX_DIFF = 24;
+// The int8 files run other kernels in onnxruntime-web's WASM than in native x86 onnxruntime. With the convolutions and
+// the tanh GELU (2026-12-08) one forward of diffit-fmnist differs by up to 0.017 (mean 0.0024), and the test's 4-step
+// run below by up to 19 levels (mean 1.26; against the float file's pixels 14 and 1.11), 2-core AMD EPYC with AVX-512
+// VNNI. Hence looser bounds, still far below what a wrong file or a broken kernel gives (tens of levels on average).
+const INT8_MAX_DIFF = 32;
 const INT8_MEAN_DIFF = 2.5;
 
 test.describe('generate on WASM', () => {

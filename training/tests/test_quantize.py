@@ -10,7 +10,7 @@ import pytest
 
 from diffit.export import main as export_main
 from diffit.manifest import problems
-from diffit.quantize import CONV_MIN_CHANNELS, INT8_TOLERANCE, convolutions_as_products, int8_columns, main, probe_feeds
+from diffit.quantize import CONV_MIN_CHANNELS, INT8_TOLERANCE, convolutions_as_products, int8_columns, main, probe_feeds, tanh_gelu
 
 
 def run(main_fn, *args) -> int:
@@ -61,6 +61,7 @@ def test_the_int8_file_quantises_the_weighted_matmuls_and_keeps_every_output(tmp
     # the 3x3 and transposed convolutions are products now; the tokenizer, the head and the 1x1 merges stay float
     assert ops.count("Conv") < float_ops.count("Conv") and "ConvTranspose" in float_ops and "ConvTranspose" not in ops
     assert "Conv" in ops and "Softmax" in ops
+    assert "Gelu" in float_ops and "Gelu" not in ops and ops.count("FastGelu") == float_ops.count("Gelu")
     assert [o.name for o in graph.output] == [o.name for o in float_graph.output]
 
     a, b = (ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in (manifest.parent / "tiny.onnx", path))
@@ -176,3 +177,18 @@ def test_int8_columns_scale_each_output_channel():
     assert q.dtype == np.int8 and np.array_equal(q[:, 0], [64, -127]) and np.array_equal(q[:, 1], [-127, 64])
     assert np.allclose(scale, [1 / 127, 2 / 127, 1.0]) and not q[:, 2].any()
     assert np.abs(q * scale - w).max() <= scale.max() / 2 + 1e-7
+
+
+def test_tanh_gelu_is_within_5e_4_of_the_exact_gelu():
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Gelu", ["x"], ["y"], domain="com.microsoft")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    x = np.linspace(-8, 8, 16001, dtype=np.float32)
+    exact = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert tanh_gelu(model) == 1 and model.graph.node[0].op_type == "FastGelu"
+    tanh = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert 1e-4 < np.abs(tanh - exact).max() < 5e-4
