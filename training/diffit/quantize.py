@@ -99,13 +99,16 @@ class _Nodes:
     """The nodes and initializers that replace one convolution, named after it."""
 
     def __init__(self, prefix: str):
-        self.prefix, self.nodes, self.initializers = prefix, [], []
+        self.prefix, self.nodes, self.initializers, self.names = prefix, [], [], set()
 
     def const(self, name: str, value, dtype=np.int64) -> str:
+        """An initializer named `prefix/name`, added once (the windows of one node share their axes and steps)."""
         from onnx import numpy_helper
 
         full = f"{self.prefix}/{name}"
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(np.asarray(value, dtype)), full))
+        if full not in self.names:
+            self.names.add(full)
+            self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(np.asarray(value, dtype)), full))
         return full
 
     def add(self, op: str, inputs: list[str], outputs: list[str] | None = None, **attributes) -> str:
