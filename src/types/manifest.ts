@@ -73,17 +73,20 @@ export interface TrainingProvenance {
   recipe?: string;
 }
 
-/** max |onnxruntime - PyTorch| over every element of an output, on the parity inputs. */
+/** max |a - b| over every element of an output, on the parity inputs (a file against PyTorch, or the int8 file against the float file). */
 export type MaxAbsDifference = number;
 
 /** Max |onnxruntime - PyTorch| of the exported graph on random inputs at each of `sigmas`, measured by the export, which refuses a file beyond `tolerance`. With float16 weight storage these are the shipped file's, and `float32_graph` the same measure before the weights were rounded (refused beyond 1e-4). */
 export interface Parity {
   denoised: MaxAbsDifference;
   attention: MaxAbsDifference;
-  sigmas: number[];
+  sigmas: ParitySigmas;
   tolerance: number;
   float32_graph?: GraphParity;
 }
+
+/** The noise levels of the parity inputs (diffit.export PARITY_SIGMAS). */
+export type ParitySigmas = number[];
 
 /** The float32 graph's parity figures, before its weights were rounded to float16 storage. */
 export interface GraphParity {
@@ -107,9 +110,9 @@ export interface Int8File {
   method: string;
   /** Max |int8 file - float file| of `denoised` and of the attention weights on random inputs at each of `sigmas`; the quantiser refuses a file beyond `tolerance`. */
   parity: {
-    denoised: number;
-    attention: number;
-    sigmas: number[];
+    denoised: MaxAbsDifference;
+    attention: MaxAbsDifference;
+    sigmas: ParitySigmas;
     tolerance: {
       denoised: number;
       attention: number;
@@ -548,11 +551,7 @@ export const MANIFEST_SCHEMA: JsonSchema = {
           "$ref": "#/$defs/MaxAbsDifference"
         },
         "sigmas": {
-          "type": "array",
-          "items": {
-            "type": "number",
-            "exclusiveMinimum": 0
-          }
+          "$ref": "#/$defs/ParitySigmas"
         },
         "tolerance": {
           "type": "number",
@@ -561,6 +560,13 @@ export const MANIFEST_SCHEMA: JsonSchema = {
         "float32_graph": {
           "$ref": "#/$defs/GraphParity"
         }
+      }
+    },
+    "ParitySigmas": {
+      "type": "array",
+      "items": {
+        "type": "number",
+        "exclusiveMinimum": 0
       }
     },
     "GraphParity": {
@@ -627,19 +633,13 @@ export const MANIFEST_SCHEMA: JsonSchema = {
           "additionalProperties": false,
           "properties": {
             "denoised": {
-              "type": "number",
-              "minimum": 0
+              "$ref": "#/$defs/MaxAbsDifference"
             },
             "attention": {
-              "type": "number",
-              "minimum": 0
+              "$ref": "#/$defs/MaxAbsDifference"
             },
             "sigmas": {
-              "type": "array",
-              "items": {
-                "type": "number",
-                "minimum": 0
-              }
+              "$ref": "#/$defs/ParitySigmas"
             },
             "tolerance": {
               "type": "object",

@@ -143,14 +143,19 @@ class _Nodes:
                                   self.const("axes", [1, 2]), self.const("steps", [stride, stride])])
 
 
+def _plain_windows(attrs: dict) -> bool:
+    """The same stride on both axes, no dilation, explicit padding: the geometry the rewrites below handle."""
+    return (len(set(attrs.get("strides", [1, 1]))) == 1 and all(d == 1 for d in attrs.get("dilations", [1, 1]))
+            and attrs.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET"))
+
+
 def _conv_as_product(node, w: np.ndarray, bias, attrs: dict, height: int, width: int) -> _Nodes | None:
     """A k x k convolution (k > 1), y[n, o, h, w] = sum_{i, j, c} x_pad[n, c, s h + i, s w + j] W[o, c, i, j] + b[o], as
     one product: the k*k shifted windows of the padded input, concatenated along channels (im2col, cols [N, Ho, Wo,
     k*k*C] in (i, j, c) order), times W reshaped to [k*k*C, Cout]. None if the node is not of that kind."""
     out_channels, in_channels, kh, kw = w.shape
     stride = attrs.get("strides", [1, 1])
-    if (kh == 1 and kw == 1) or len(set(stride)) != 1 or any(d != 1 for d in attrs.get("dilations", [1, 1])) \
-            or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+    if (kh == 1 and kw == 1) or not _plain_windows(attrs):
         return None
     s, pads = stride[0], attrs.get("pads", [0, 0, 0, 0])
     nodes = _Nodes(node.name)
@@ -170,9 +175,8 @@ def _conv_transpose_as_products(node, w: np.ndarray, bias, attrs: dict, height: 
     (a, b) is the im2col of its taps times their weights, and the phases interleave into [N, Cout, s H, s W]."""
     in_channels, out_channels, k, k2 = w.shape
     stride, pads = attrs.get("strides", [1, 1]), attrs.get("pads", [0, 0, 0, 0])
-    if k != k2 or len(set(stride)) != 1 or len(set(pads)) != 1 or any(attrs.get("output_padding", [0, 0])) \
-            or any(d != 1 for d in attrs.get("dilations", [1, 1])) or attrs.get("output_shape") \
-            or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+    if k != k2 or len(set(pads)) != 1 or any(attrs.get("output_padding", [0, 0])) or attrs.get("output_shape") \
+            or not _plain_windows(attrs):
         return None
     s, p = stride[0], pads[0]
     if (height - 1) * s - 2 * p + k != s * height or (width - 1) * s - 2 * p + k != s * width:
@@ -231,9 +235,8 @@ def convolutions_as_products(model, feeds: dict, min_channels: int = CONV_MIN_CH
     graph = model.graph
     weights = {i.name: i for i in graph.initializer}
     candidates = [n for n in graph.node if n.op_type in ("Conv", "ConvTranspose") and n.input[1] in weights]
-    shapes = dict(zip((n.input[0] for n in candidates),
-                      (v.shape for v in probe_values(model, [n.input[0] for n in candidates], feeds)) if candidates else (),
-                      strict=True))
+    inputs = list(dict.fromkeys(n.input[0] for n in candidates))  # each once, for one probe run
+    shapes = dict(zip(inputs, (v.shape for v in probe_values(model, inputs, feeds)), strict=True)) if inputs else {}
     nodes, added, count = [], [], 0
     for node in graph.node:
         replaced = None
@@ -281,10 +284,11 @@ def quantize_file(source: Path, target: Path, entry: dict) -> None:
         # float32 weights. Symbolic shape inference stops at the window reshapes; the types come from annotate_types.
         quant_pre_process(str(source), str(pre), skip_symbolic_shape=True)
         model = onnx.load(str(pre))
-        convolutions_as_products(model, probe_feeds(entry))
+        feeds = probe_feeds(entry)
+        convolutions_as_products(model, feeds)
         tanh_gelu(model)
         onnx.save(model, str(pre))
-        annotate_types(pre, probe_feeds(entry))
+        annotate_types(pre, feeds)
         quantize_dynamic(str(pre), str(target), op_types_to_quantize=["MatMul", "Gemm"], weight_type=QuantType.QInt8,
                          per_channel=True)
     if entry.get("weight_storage") == "float16":
