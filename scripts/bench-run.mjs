@@ -18,8 +18,11 @@
 //
 // --pair measures the i-th --query on the i-th --dist build only (a build made to run it).
 //
+// --no-isolation serves the builds without COOP/COEP, as a host that sends no such headers would: the
+// page is not cross-origin isolated, so the app runs WASM on one thread; pair it with --threads 1.
+//
 // Usage: node scripts/bench-run.mjs [--runs 5] [--threads 2] [--query "steps=..."]...
-//                                   [--dist LABEL=DIR]... [--pair] [--out bench/run.json]
+//                                   [--dist LABEL=DIR]... [--pair] [--no-isolation] [--out bench/run.json]
 // A benchmark, not a test: it asserts nothing about times. Run it alone (the 2 cores are shared).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -53,6 +56,7 @@ const builds = options('--dist').map((spec, index) => {
   return { label, dir: resolve(dir), index };
 });
 const PAIR = argv.includes('--pair');
+const ISOLATED = !argv.includes('--no-isolation');
 if (PAIR && builds.length !== queries.length) usage(`--pair needs as many --dist as --query (${builds.length} and ${queries.length})`);
 
 const { chromium } = await import('@playwright/test');
@@ -127,14 +131,16 @@ const runs = queries.map((query, i) => ({ query, builds: (PAIR ? [builds[i]] : b
 try {
   const bases = [];
   for (const b of builds) {
-    const server = await preview({ root: ROOT, configFile: CONFIG, logLevel: 'warn', build: { outDir: b.dir }, preview: { port: 4190, strictPort: false } });
+    // Without the config file, `vite preview` sends no COOP/COEP headers (vite.config.ts adds them).
+    const server = await preview({ root: ROOT, configFile: ISOLATED ? CONFIG : false, logLevel: 'warn', build: { outDir: b.dir }, preview: { port: 4190, strictPort: false } });
     servers.push(server);
     bases.push(server.resolvedUrls.local[0].replace(/\/$/, ''));
   }
   for (const run of runs) {
     for (const b of run.builds) {
       b.studio = await openStudio(browser, bases[b.index], run.query);
-      if (!b.studio.isolated) throw new Error(`${b.label}: the page is not cross-origin isolated, so WASM runs on one thread`);
+      if (ISOLATED && !b.studio.isolated) throw new Error(`${b.label}: the page is not cross-origin isolated, so WASM runs on one thread`);
+      if (!ISOLATED && b.studio.isolated) throw new Error(`${b.label}: the page is cross-origin isolated although --no-isolation was given`);
       await b.studio.time(); // warm-up run
     }
   }
@@ -175,6 +181,6 @@ for (const s of summary) {
   for (const b of s.browser) console.log(`| ${run} | browser (${b.label}), Chromium ${chromiumVersion} | ${s.forwards_per_run} | ${fmt(b)} | ${b.ms_per_forward.toFixed(1)} | ${b.ratio_to_native.toFixed(2)}× |`);
   console.log(`| ${run} | native onnxruntime ${s.native.onnxruntime}, ${THREADS} threads | ${s.forwards_per_run} | ${fmt(s.native)} | ${s.native.ms_per_forward.toFixed(1)} | 1 |`);
 }
-const report = { date: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0].model, load_before: loadBefore, load_after: loadAfter }, chromium: chromiumVersion, runs: summary };
+const report = { date: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0].model, load_before: loadBefore, load_after: loadAfter }, chromium: chromiumVersion, cross_origin_isolated: ISOLATED, runs: summary };
 writeFileSync(OUT, `${JSON.stringify(report, null, 1)}\n`);
 console.log(`wrote ${OUT}`);
