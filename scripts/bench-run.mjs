@@ -10,7 +10,8 @@
 //   3. runs training/scripts/bench_native_run.py (same model, sampler, steps, batch, class,
 //      guidance; --threads native threads) between the browser runs, so that both see the same
 //      load: per repetition every (run, build) once, then native once per run;
-//   4. prints median [IQR] per run and build, native's, and their ratio; writes bench/run.json.
+//   4. prints median [IQR] per run and build, native's, and their ratio, and with several builds each
+//      one's paired saving against the first (round by round: steadier on a shared machine); writes bench/run.json.
 //
 // Each --query is one run to measure: URL parameters over the default run (repeat it to compare
 // runs, e.g. --query "" --query "sampler=dpmpp-2m&steps=8&guide=interval"; `sampler`, `guide` and
@@ -30,7 +31,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromiumLaunchOptions } from './chromium.mjs';
-import { quartiles } from './stats.mjs';
+import { pairedSaving, quartiles } from './stats.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -170,7 +171,8 @@ const summary = runs.map(({ query, builds: measured, nativeMs, nativeInfo }) => 
   return {
     query: Object.fromEntries(query),
     forwards_per_run: nativeInfo.forwards_per_run,
-    browser: measured.map((b) => ({ label: b.label, dist: b.dir, ...quartiles(b.ms), all_ms: b.ms, ms_per_forward: median(b.perForward), all_ms_per_forward: b.perForward, ratio_to_native: median(b.ms) / nat.median_ms })),
+    // Every build after the first against the first, round by round (they ran alternated).
+    browser: measured.map((b, i) => ({ label: b.label, dist: b.dir, ...quartiles(b.ms), all_ms: b.ms, ms_per_forward: median(b.perForward), all_ms_per_forward: b.perForward, ratio_to_native: median(b.ms) / nat.median_ms, ...(i > 0 ? { saving_vs_first: { than: measured[0].label, ...pairedSaving(measured[0].ms, b.ms) } } : {}) })),
     native: { ...nat, all_ms: nativeMs, ms_per_forward: nat.median_ms / nativeInfo.forwards_per_run, threads: THREADS, onnxruntime: nativeInfo.onnxruntime },
   };
 });
@@ -180,6 +182,10 @@ for (const s of summary) {
   const run = Object.entries(s.query).map(([k, v]) => `${k}=${v}`).join('&');
   for (const b of s.browser) console.log(`| ${run} | browser (${b.label}), Chromium ${chromiumVersion} | ${s.forwards_per_run} | ${fmt(b)} | ${b.ms_per_forward.toFixed(1)} | ${b.ratio_to_native.toFixed(2)}× |`);
   console.log(`| ${run} | native onnxruntime ${s.native.onnxruntime}, ${THREADS} threads | ${s.forwards_per_run} | ${fmt(s.native)} | ${s.native.ms_per_forward.toFixed(1)} | 1 |`);
+  for (const b of s.browser.filter((x) => x.saving_vs_first)) {
+    const p = b.saving_vs_first;
+    console.log(`paired saving of ${b.label} against ${p.than}: ${fmt(p)} ms (${b.label} faster in ${p.after_faster} of ${p.runs} rounds) — ${run}`);
+  }
 }
 const report = { date: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0].model, load_before: loadBefore, load_after: loadAfter }, chromium: chromiumVersion, cross_origin_isolated: ISOLATED, runs: summary };
 writeFileSync(OUT, `${JSON.stringify(report, null, 1)}\n`);

@@ -15,3 +15,20 @@ export function quartiles(values) {
   };
   return { median_ms: at(0.5), q25_ms: at(0.25), q75_ms: at(0.75), runs: s.length };
 }
+
+/**
+ * A paired comparison of two sides measured in the same rounds (`before[i]` and `after[i]` alternated
+ * in round i, so that both saw the same load): the quartiles of the savings before[i] - after[i], and
+ * in how many rounds `after` was the faster. On a shared machine the paired median is steadier than
+ * the difference of the two medians.
+ * @param {number[]} before
+ * @param {number[]} after
+ * @returns {{ median_ms: number, q25_ms: number, q75_ms: number, runs: number, after_faster: number }}
+ */
+export function pairedSaving(before, after) {
+  if (before.length !== after.length || before.length === 0) {
+    throw new Error(`paired sides need the same, non-zero number of rounds (got ${before.length} and ${after.length})`);
+  }
+  const savings = before.map((b, i) => b - after[i]);
+  return { ...quartiles(savings), after_faster: savings.filter((d) => d > 0).length };
+}

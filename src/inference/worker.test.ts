@@ -1,4 +1,5 @@
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { AttentionSummary, type AttentionRequest, type AttentionResponse } from './attention-summariser';
 import type { ModelSpec, WorkerEvent, WorkerRequest } from './protocol';
 import { sha256Hex } from './sha256';
 
@@ -228,6 +229,44 @@ describe('inference worker', () => {
     await until(() => events.some((e) => e.type === 'status' && e.phase === 'ready'));
     expect(sessionFiles.at(-1)).toEqual(bytes);
     expect(events.at(-1)).toMatchObject({ info: { backend: 'wasm', weights: 'float32' } });
+  });
+
+  it('with a core to spare, summarises attention in a second worker and still posts the steps in order, then the result', async () => {
+    const jobs: { transfer: Transferable[]; image: number }[] = [];
+    const delays = [40, 1, 15, 1, 1]; // the first summary comes back last
+    class FakeAttentionWorker {
+      onmessage: ((event: MessageEvent<AttentionResponse>) => void) | null = null;
+      onerror: ((event: ErrorEvent) => void) | null = null;
+      private readonly summary = new AttentionSummary();
+      postMessage(request: AttentionRequest, transfer: Transferable[]) {
+        jobs.push({ transfer, image: request.image });
+        const { id, outputs, ...job } = request;
+        const attention = this.summary.run({ ...job, outputs: new Map(outputs) });
+        setTimeout(() => this.onmessage?.({ data: { id, attention } } as MessageEvent<AttentionResponse>), delays[jobs.length - 1]);
+      }
+      terminate() {}
+    }
+    const before = { navigator: globalThis.navigator, Worker: globalThis.Worker };
+    vi.stubGlobal('navigator', { hardwareConcurrency: 4 }); // 4 cores, 1 WASM thread (the fake backend's)
+    vi.stubGlobal('Worker', FakeAttentionWorker);
+    try {
+      const attention = [{ output: 'attn_a', layer: 'a', resolution: 2, window: 2, heads: 1, windows: 1, tokens: 4 }];
+      const dpm = { ...params, sampler: 'dpmpp-2m' as const, attentionImage: 1 };
+      onmessage({ data: { type: 'generate', id: 9, model: { ...spec, attention }, backend: 'wasm', params: dpm } });
+      await until(() => events.some((e) => e.type === 'result' || e.type === 'error'));
+      expect(jobs.map((j) => j.image)).toEqual([1, 1, 1]);
+      expect(jobs.every((j) => j.transfer.length === 1)).toBe(true); // the attention output moved, not copied
+      const kinds = events.filter((e) => e.type === 'step' || e.type === 'result').map((e) => (e.type === 'step' ? e.step : e.type));
+      expect(kinds).toEqual([0, 1, 2, 'result']);
+      for (const e of events) {
+        if (e.type !== 'step') continue;
+        expect(e.attention?.image).toBe(1);
+        expect(e.attention?.entropy[0]).toBeCloseTo(Math.log(4), 5);
+      }
+    } finally {
+      vi.stubGlobal('navigator', before.navigator);
+      vi.stubGlobal('Worker', before.Worker);
+    }
   });
 
   it('fetches no attention unless asked', async () => {

@@ -4,8 +4,9 @@
  * or DPM-Solver++(2M), `@/sampling/samplers`) with the model as denoiser and streams every step
  * back. Speaks `protocol.ts`.
  */
-import { summariseAttention, tokenDistances, type StepAttention } from '@/lib/attention-map';
-import { GUIDES, SampleCancelled } from '@/sampling/heun';
+import type { StepAttention } from '@/lib/attention-map';
+import { AttentionSummariser, summariseOffThread } from './attention-summariser';
+import { GUIDES, SampleCancelled, type StepRecord } from '@/sampling/heun';
 import { endsStep, SAMPLERS, type SamplerName } from '@/sampling/samplers';
 import { OnnxModel, selectBackend } from './ort-backend';
 import type { Backend, BackendInfo, BackendRequest, ModelFile, ModelSpec, WorkerEvent, WorkerRequest } from './protocol';
@@ -24,6 +25,18 @@ interface Loaded {
 let loaded: Promise<Loaded> | null = null;
 let loadedKey = '';
 const cancelled = new Set<number>();
+let summariser: { offThread: boolean; summariser: AttentionSummariser } | null = null;
+
+/** The summariser for a backend: off this thread when a core is free of the model's work (`summariseOffThread`). */
+function summariserFor(info: BackendInfo): AttentionSummariser {
+  const cores = (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) || 1;
+  const offThread = summariseOffThread(info.backend, info.threads, cores);
+  if (summariser?.offThread !== offThread) {
+    summariser?.summariser.close();
+    summariser = { offThread, summariser: new AttentionSummariser(offThread) };
+  }
+  return summariser.summariser;
+}
 
 function post(event: WorkerEvent, transfer: Transferable[] = []): void {
   self.postMessage(event, transfer);
@@ -184,57 +197,84 @@ async function generate(request: Extract<WorkerRequest, { type: 'generate' }>): 
   const layers = spec.attention ?? [];
   const recordImage = layers.length > 0 && params.attentionImage != null ? Math.min(Math.max(0, params.attentionImage), params.batch - 1) : null;
   const attnNames = layers.map((l) => l.output);
-  const distances = layers.map((l) => tokenDistances(l, spec.resolution));
+  const summarise = recordImage !== null ? summariserFor(info) : null;
   model.resetStats();
   const t0 = performance.now();
   let allZero = true;
   // The step record holds the evaluation the step ends on (`endsStep`: for Heun the correction,
   // or the Euler evaluation of the last step; for DPM-Solver++(2M) the step's one evaluation).
-  // Only those evaluations fetch the `attn_*` outputs.
+  // Only those evaluations fetch the `attn_*` outputs. Their summary may come from the attention
+  // worker while the next evaluation runs: a step whose summary is still out waits in `steps`, and
+  // every later step behind it, so the page gets the steps in order and the result after them.
   let evaluation = 0;
-  let lastAttention: StepAttention | null = null;
-  const x = await SAMPLERS[sampler](
-    async (xs, sigma, labels) => {
-      const fetchAttention = recordImage !== null && endsStep(sampler, evaluation, params.steps);
-      evaluation += 1;
-      let out: Float32Array;
-      if (fetchAttention) {
-        const result = await model.runFetching(xs, sigma, labels, chw, attnNames);
-        out = result.denoised;
-        lastAttention = summariseAttention(layers, params.batch, recordImage, result.outputs, distances);
-      } else {
-        out = await model.run(xs, sigma, labels, chw);
-      }
-      checkFinite(out, info.backend);
-      if (allZero && out.some((v) => v !== 0)) allZero = false;
-      await yieldToEvents();
-      return out;
-    },
-    {
-      seed: params.seed,
-      steps: params.steps,
-      shape,
-      classLabel: params.classLabel,
-      guidance: params.guidance,
-      guidanceInterval: GUIDES[params.guide ?? 'every'].interval,
-      numClasses: spec.numClasses,
-      edm: spec.edm,
-    },
-    (record) => {
-      const elapsedMs = performance.now() - t0;
-      const { msPerForward } = model.stats();
-      const attention: StepAttention | null = lastAttention;
-      lastAttention = null;
-      const transfer: Transferable[] = [record.x.buffer, record.denoised.buffer];
-      if (attention) transfer.push(attention.entropy.buffer, attention.distance.buffer, ...attention.layers.flatMap((a) => [a.q.buffer, a.scale.buffer]));
-      post(
-        { type: 'step', id, step: record.step, steps: record.steps, shape, x: record.x, denoised: record.denoised, sigma: record.sigma, attention, elapsedMs, msPerStep: elapsedMs / (record.step + 1), msPerForward },
-        transfer,
-      );
-    },
-    () => cancelled.has(id),
-    (x0, sigma) => post({ type: 'start', id, steps: params.steps, shape, x: x0, sigma }, [x0.buffer]),
-  );
+  let lastAttention: StepAttention | Promise<StepAttention | null> | null = null;
+  let steps: Promise<void> = Promise.resolve();
+  let queued = 0;
+  let abandoned = false;
+  const postStep = (record: StepRecord, attention: StepAttention | null, elapsedMs: number, msPerForward: number) => {
+    if (abandoned) return;
+    const transfer: Transferable[] = [record.x.buffer, record.denoised.buffer];
+    if (attention) transfer.push(attention.entropy.buffer, attention.distance.buffer, ...attention.layers.flatMap((a) => [a.q.buffer, a.scale.buffer]));
+    post(
+      { type: 'step', id, step: record.step, steps: record.steps, shape, x: record.x, denoised: record.denoised, sigma: record.sigma, attention, elapsedMs, msPerStep: elapsedMs / (record.step + 1), msPerForward },
+      transfer,
+    );
+  };
+  let x: Float32Array;
+  try {
+    x = await SAMPLERS[sampler](
+      async (xs, sigma, labels) => {
+        const fetchAttention = recordImage !== null && endsStep(sampler, evaluation, params.steps);
+        evaluation += 1;
+        let out: Float32Array;
+        if (fetchAttention) {
+          const result = await model.runFetching(xs, sigma, labels, chw, attnNames);
+          out = result.denoised;
+          const job = { layers, resolution: spec.resolution, images: params.batch, image: recordImage, outputs: result.outputs };
+          lastAttention = summarise!.summarise(job, [out.buffer]);
+        } else {
+          out = await model.run(xs, sigma, labels, chw);
+        }
+        checkFinite(out, info.backend);
+        if (allZero && out.some((v) => v !== 0)) allZero = false;
+        await yieldToEvents();
+        return out;
+      },
+      {
+        seed: params.seed,
+        steps: params.steps,
+        shape,
+        classLabel: params.classLabel,
+        guidance: params.guidance,
+        guidanceInterval: GUIDES[params.guide ?? 'every'].interval,
+        numClasses: spec.numClasses,
+        edm: spec.edm,
+      },
+      (record) => {
+        const elapsedMs = performance.now() - t0;
+        const { msPerForward } = model.stats();
+        const pending = lastAttention;
+        lastAttention = null;
+        if (queued === 0 && !(pending instanceof Promise)) {
+          postStep(record, pending, elapsedMs, msPerForward);
+          return;
+        }
+        queued += 1;
+        steps = steps.then(async () => {
+          const attention = await pending;
+          queued -= 1;
+          postStep(record, attention, elapsedMs, msPerForward);
+        });
+      },
+      () => cancelled.has(id),
+      (x0, sigma) => post({ type: 'start', id, steps: params.steps, shape, x: x0, sigma }, [x0.buffer]),
+    );
+  } catch (e) {
+    abandoned = true; // no step after the error event
+    steps.catch(() => undefined);
+    throw e;
+  }
+  await steps;
   if (allZero) throw new Error(`The ${info.backend} backend returned only zeros; it cannot run this model correctly.`);
   const elapsedMs = performance.now() - t0;
   const { msPerForward, forwards, replayed } = model.stats();
