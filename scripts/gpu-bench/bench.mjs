@@ -16,7 +16,7 @@
 //   [--timeout 180 (seconds per bundle process)] [--model-dir public/models]
 //   [--ort node_modules/onnxruntime-web/dist] [--webgpu .carry/gpu-bench/node_modules/webgpu]
 //   [--python .venv/bin/python] [--no-cuda] [--allow-fallback-adapter] [--out bench/gpu-results.json]
-//   [--image-runs heun:18:every:1,dpmpp-2m:8:interval:4 | none; SAMPLER:STEPS:GUIDE:BATCH[:attention]] [--image-repeats 5]
+//   [--image-runs heun:18:every:1,dpmpp-2m:8:interval:4 | none; SAMPLER:STEPS:GUIDE:BATCH[:attention|:attention-worker]] [--image-repeats 5]
 //   [--sampling <app-sampling.mjs> (default: bundled from src/ here; prepare.sh carries one)]
 //   [--samples PER_CLASS (default 0): quality samples per model, written beside --out (image-run.mjs SAMPLES)]
 // A benchmark, not a test: it asserts nothing about times. docs/gpu-bench.md: the run on a GPU machine.
@@ -348,9 +348,9 @@ export function formatTable(results) {
     const submits = Object.entries(m.ms_per_forward).flatMap(([name, byBatch]) => results.batches.filter((b) => byBatch[b]?.submits !== undefined).map((b) => `${name} b${b} ${byBatch[b].submits}`));
     if (submits.length) lines.push(`${m.id}: queue submits per forward: ${submits.join(', ')}`);
   }
-  const imageRows = results.models.flatMap((m) => Object.entries(m.ms_per_image_run ?? {}).flatMap(([name, runs]) => (runs.error ? [`${m.id.padEnd(idWidth)}${name.padEnd(width)}whole images failed: ${runs.error}`] : Object.entries(runs).map(([key, t]) => `${m.id.padEnd(idWidth)}${name.padEnd(width)}${key.padEnd(34)}${t.error ? `failed: ${t.error}` : `${t.median_ms.toFixed(1)} ms per run [${t.q25_ms.toFixed(1)}–${t.q75_ms.toFixed(1)}], ${t.forwards} forwards, ${t.network_images} images${t.attention_steps === undefined ? '' : `, attention recorded at ${t.attention_steps} steps`}, max |webgpu - wasm| ${t.max_abs_diff_vs_wasm.toExponential(1)}`}`))));
+  const imageRows = results.models.flatMap((m) => Object.entries(m.ms_per_image_run ?? {}).flatMap(([name, runs]) => (runs.error ? [`${m.id.padEnd(idWidth)}${name.padEnd(width)}whole images failed: ${runs.error}`] : Object.entries(runs).map(([key, t]) => `${m.id.padEnd(idWidth)}${name.padEnd(width)}${key.padEnd(40)}${t.error ? `failed: ${t.error}` : `${t.median_ms.toFixed(1)} ms per run [${t.q25_ms.toFixed(1)}–${t.q75_ms.toFixed(1)}], ${t.forwards} forwards, ${t.network_images} images${t.attention_steps === undefined ? '' : `, attention recorded at ${t.attention_steps} steps`}, max |webgpu - wasm| ${t.max_abs_diff_vs_wasm.toExponential(1)}`}`))));
   const { class: label, guidance, repeats, warmup } = results.image_runs ?? {};
-  if (imageRows.length) lines.push(`Whole images (the app's samplers; CPU tensors, or the app's graph capture in the _capture rows; SAMPLER:STEPS:GUIDE:BATCH[:attention], class ${label}, guidance ${guidance}; median of ${repeats} after ${warmup} warm-up):`, ...imageRows);
+  if (imageRows.length) lines.push(`Whole images (the app's samplers; CPU tensors, or the app's graph capture in the _capture rows; SAMPLER:STEPS:GUIDE:BATCH[:attention|:attention-worker], class ${label}, guidance ${guidance}; median of ${repeats} after ${warmup} warm-up):`, ...imageRows);
   const q = results.quality_samples;
   if (q) {
     lines.push(`Quality samples (${q.per_class} per class, ${q.sampler} ${q.guide} guide, guidance ${q.guidance}, the app's graph capture; judge with training/scripts/compare_weight_storage.py):`);

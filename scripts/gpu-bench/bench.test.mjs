@@ -243,9 +243,10 @@ test('assemble: one runtime per bundle and mode, a dead mode\'s rows and errors 
 test('parseImageRuns: SAMPLER:STEPS:GUIDE:BATCH items, none, and one clear error for a bad item', () => {
   assert.deepEqual(parseImageRuns(IMAGE_RUNS).map((r) => r.key), ['heun:18:every:1', 'dpmpp-2m:8:interval:4']);
   assert.deepEqual(parseImageRuns('none'), []);
-  assert.deepEqual(parseImageRuns('dpmpp-2m:2:interval:3')[0], { key: 'dpmpp-2m:2:interval:3', sampler: 'dpmpp-2m', steps: 2, guide: 'interval', batch: 3, attention: false });
-  assert.deepEqual(parseImageRuns('heun:2:every:1:attention')[0], { key: 'heun:2:every:1:attention', sampler: 'heun', steps: 2, guide: 'every', batch: 1, attention: true });
-  for (const bad of ['euler:8:every:1', 'heun:0:every:1', 'heun:8:sometimes:1', 'heun:8:every:0', 'heun:8:every', 'heun:8:every:1:2', 'heun:8:every:1:attention:x']) {
+  assert.deepEqual(parseImageRuns('dpmpp-2m:2:interval:3')[0], { key: 'dpmpp-2m:2:interval:3', sampler: 'dpmpp-2m', steps: 2, guide: 'interval', batch: 3, attention: false, attentionWorker: false });
+  assert.deepEqual(parseImageRuns('heun:2:every:1:attention')[0], { key: 'heun:2:every:1:attention', sampler: 'heun', steps: 2, guide: 'every', batch: 1, attention: true, attentionWorker: false });
+  assert.deepEqual(parseImageRuns('heun:2:every:1:attention-worker')[0], { key: 'heun:2:every:1:attention-worker', sampler: 'heun', steps: 2, guide: 'every', batch: 1, attention: true, attentionWorker: true });
+  for (const bad of ['euler:8:every:1', 'heun:0:every:1', 'heun:8:sometimes:1', 'heun:8:every:0', 'heun:8:every', 'heun:8:every:1:2', 'heun:8:every:1:attention:x', 'heun:8:every:1:worker']) {
     assert.throws(() => parseImageRuns(bad), (e) => e instanceof BenchError && e.message.includes(bad));
   }
   assert.deepEqual(parseArgs(['--image-runs', 'none']).imageRuns, []);
@@ -256,12 +257,13 @@ test('parseImageRuns: SAMPLER:STEPS:GUIDE:BATCH items, none, and one clear error
 /** The app's samplers bundled, onnxruntime-web's WASM (one thread), and the shipped diffip-fmnist: what the image tests drive. */
 async function samplersAndDiffip() {
   const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
-  const sampling = await import(await bundleSampling(root, join(mkdtempSync(join(tmpdir(), 'gpu-bench-test-')), 'app-sampling.mjs')));
+  const samplingFile = await bundleSampling(root, join(mkdtempSync(join(tmpdir(), 'gpu-bench-test-')), 'app-sampling.mjs'));
+  const sampling = await import(samplingFile);
   const ort = await import(join(root, 'node_modules/onnxruntime-web/dist/ort.node.min.mjs'));
   ort.env.wasm.numThreads = 1;
   const manifest = JSON.parse(readFileSync(join(root, 'public/models/manifest.json'), 'utf8'));
   const e = manifest.models.find((m) => m.id === 'diffip-fmnist');
-  return { sampling, ort, e, bytes: readFileSync(join(root, 'public/models', e.file)) };
+  return { sampling, samplingFile, ort, e, bytes: readFileSync(join(root, 'public/models', e.file)) };
 }
 
 test('timeImageRun: the app\'s samplers, bundled, drive a session; forwards, images and the final x checked', async () => {
@@ -341,6 +343,19 @@ test('timeImageRun with :attention records the steps the app records, through a 
   assert.deepEqual(asked, [[], names, names, [], names, names]); // the warm-up run and the timed one
   assert.equal(captured.attention_steps, 2);
   assert.equal(captured.max_abs_diff_vs_wasm, 0);
+  // The same runs with the summaries in a second thread, as the app makes them where a core is free: the same steps and image.
+  const { samplingFile } = await samplersAndDiffip();
+  const [threaded] = parseImageRuns('heun:2:every:1:attention-worker');
+  const off = await timeImageRun({ ort, session, referenceSession, sampling, samplingFile, model, run: threaded, edm: e.edm, runs: 1, warmup: 1 });
+  assert.equal(off.attention_steps, 2);
+  assert.equal(off.max_abs_diff_vs_wasm, 0);
+  const offCaptured = await timeImageRun({ ort, session, referenceSession, sampling: { ...sampling, CapturedGraph: StandIn }, samplingFile, model, run: threaded, edm: e.edm, runs: 1, warmup: 1, capture: { bytes } });
+  assert.equal(offCaptured.attention_steps, 2);
+  assert.equal(offCaptured.max_abs_diff_vs_wasm, 0);
+  await assert.rejects(
+    timeImageRun({ ort, session, referenceSession, sampling, model, run: threaded, edm: e.edm, runs: 1, warmup: 0 }),
+    (err) => err instanceof BenchError && /needs the bundled samplers' file/.test(err.message),
+  );
   // A float16 file's attention comes back as float16 bits from a CPU session: decoded as the app's capture decodes it.
   const half = await floatValues(sampling, { type: 'float16', data: Uint16Array.from([0x3c00, 0x3800, 0x0000]) });
   assert.deepEqual(Array.from(half), [1, 0.5, 0]);

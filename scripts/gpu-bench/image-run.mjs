@@ -5,6 +5,8 @@
 // click-free: from the first evaluation to the final x. run-bundle.mjs times these on WebGPU and
 // checks the final x against the same run on the same bundle's WASM backend.
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { quartiles } from '../stats.mjs';
 import { BenchError } from './webgpu-node.mjs';
 
@@ -24,8 +26,10 @@ export const IMAGE_RUN_SETTINGS = { seed: 0, class: 1, guidance: 2, warmup: 1 };
 export const IMAGE_RUNS = 'heun:18:every:1,dpmpp-2m:8:interval:4';
 
 /**
- * `SAMPLER:STEPS:GUIDE:BATCH[:attention],...` (or `none`) -> [{ key, sampler, steps, guide, batch, attention }];
- * a bad one is a BenchError. `:attention` records attention as the app does by default (`attentionRecorder`).
+ * `SAMPLER:STEPS:GUIDE:BATCH[:attention|:attention-worker],...` (or `none`) -> [{ key, sampler, steps, guide,
+ * batch, attention, attentionWorker }]; a bad one is a BenchError. `:attention` records attention as the app does
+ * by default (`attentionRecorder`), summarised inline; `:attention-worker` summarises it in a second thread, as
+ * the app does where a core is free of the model (src/inference/attention-summariser.ts).
  */
 export function parseImageRuns(text) {
   if (text === 'none') return [];
@@ -33,26 +37,48 @@ export function parseImageRuns(text) {
     const [sampler, steps, guide, batch, flag, extra] = item.split(':');
     const n = Number(steps);
     const b = Number(batch);
-    if (extra !== undefined || ![undefined, 'attention'].includes(flag) || !SAMPLER_NAMES.includes(sampler) || !Number.isInteger(n) || n < 1 || !GUIDE_NAMES.includes(guide) || !Number.isInteger(b) || b < 1) {
-      throw new BenchError(`--image-runs wants SAMPLER:STEPS:GUIDE:BATCH[:attention] items (${SAMPLER_NAMES.join('|')}, steps >= 1, ${GUIDE_NAMES.join('|')}, batch >= 1) or none, got ${item}`);
+    if (extra !== undefined || ![undefined, 'attention', 'attention-worker'].includes(flag) || !SAMPLER_NAMES.includes(sampler) || !Number.isInteger(n) || n < 1 || !GUIDE_NAMES.includes(guide) || !Number.isInteger(b) || b < 1) {
+      throw new BenchError(`--image-runs wants SAMPLER:STEPS:GUIDE:BATCH[:attention|:attention-worker] items (${SAMPLER_NAMES.join('|')}, steps >= 1, ${GUIDE_NAMES.join('|')}, batch >= 1) or none, got ${item}`);
     }
-    const attention = flag === 'attention';
-    return { key: `${sampler}:${n}:${guide}:${b}${attention ? ':attention' : ''}`, sampler, steps: n, guide, batch: b, attention };
+    return { key: `${sampler}:${n}:${guide}:${b}${flag ? `:${flag}` : ''}`, sampler, steps: n, guide, batch: b, attention: flag !== undefined, attentionWorker: flag === 'attention-worker' };
   });
+}
+
+/**
+ * The app's attention worker (src/inference/attention-worker.ts) as a Node thread: the same
+ * `AttentionSummary`, from the bundled module at `samplingFile`, behind the Worker interface that
+ * `AttentionSummariser` uses.
+ */
+export function nodeAttentionWorker(samplingFile) {
+  const thread = new Worker(new URL('./attention-worker-node.mjs', import.meta.url), { workerData: { sampling: pathToFileURL(samplingFile).href } });
+  const worker = {
+    onmessage: null,
+    onerror: null,
+    postMessage: (request, transfer) => thread.postMessage(request, transfer),
+    terminate: () => void thread.terminate(),
+  };
+  thread.on('message', (data) => worker.onmessage?.({ data }));
+  thread.on('error', (error) => worker.onerror?.({ message: error.message, preventDefault() {} }));
+  return worker;
 }
 
 /**
  * What the app's worker does on the steps its timeline records, for an image run with `attention`: the
  * evaluation each step ends on (`endsStep`) also fetches the `attn_*` outputs, which the app's own
- * `summariseAttention` turns into the step's statistics and image 0's quantised weights. Null without.
- * `steps` counts the steps recorded since `reset()`.
+ * `AttentionSummariser` turns into the step's statistics and image 0's quantised weights: inline, or with
+ * `attentionWorker` in a second thread (`nodeAttentionWorker` over the bundle at `samplingFile`) while the
+ * next step runs. `settle()` waits for the summaries still out, as the app's result waits for its steps.
+ * Null without `attention`. `steps` counts the steps recorded since `reset()`; `close()` ends the thread.
  */
-export function attentionRecorder(sampling, model, run) {
+export function attentionRecorder(sampling, model, run, samplingFile = null) {
   if (!run.attention) return null;
   const layers = model.attention ?? [];
   if (!layers.length) throw new BenchError(`${model.id} has no attention outputs to record (image run ${run.key})`);
-  const distances = layers.map((l) => sampling.tokenDistances(l, model.resolution));
+  if (run.attentionWorker && !samplingFile) throw new BenchError(`image run ${run.key} needs the bundled samplers' file for its attention thread`);
+  const summariser = new sampling.AttentionSummariser(run.attentionWorker, () => nodeAttentionWorker(samplingFile));
+  if (run.attentionWorker && !summariser.offThread) throw new BenchError(`image run ${run.key}: the attention thread did not start`);
   let evaluation = 0;
+  let pending = [];
   return {
     names: layers.map((l) => l.output),
     steps: 0,
@@ -64,9 +90,18 @@ export function attentionRecorder(sampling, model, run) {
     wants() {
       return sampling.endsStep(run.sampler, evaluation++, run.steps);
     },
-    keep(outputs) {
-      sampling.summariseAttention(layers, run.batch, 0, outputs, distances);
+    /** Summarises one step's outputs; with the thread, their buffers move to it, all but those in `kept`. */
+    keep(outputs, kept = []) {
+      pending.push(summariser.summarise({ layers, resolution: model.resolution, images: run.batch, image: 0, outputs }, kept));
       this.steps += 1;
+    },
+    async settle() {
+      const summaries = await Promise.all(pending);
+      pending = [];
+      if (summaries.some((s) => s === null)) throw new BenchError(`image run ${run.key}: the attention thread failed`);
+    },
+    close() {
+      summariser.close();
     },
   };
 }
@@ -93,8 +128,9 @@ function sessionDenoiser(ort, session, model, counts, sampling = null, recorder 
       },
       ['denoised', ...extra],
     );
-    if (extra.length) recorder.keep(new Map(await Promise.all(extra.map(async (name) => [name, await floatValues(sampling, out[name])]))));
-    return out.denoised.getData ? await out.denoised.getData() : out.denoised.data;
+    const denoised = out.denoised.getData ? await out.denoised.getData() : out.denoised.data;
+    if (extra.length) recorder.keep(new Map(await Promise.all(extra.map(async (name) => [name, await floatValues(sampling, out[name])]))), [denoised.buffer]);
+    return denoised;
   };
 }
 
@@ -115,7 +151,7 @@ export function captureDenoiser(ort, bytes, sampling, model, referenceSession, c
     if (!graphs.has(n)) graphs.set(n, await sampling.CapturedGraph.create(ort, bytes, n, chw, await dimsAt(n)));
     const extra = recorder?.wants() ? recorder.names : [];
     const out = await graphs.get(n).run(x, Float32Array.from(sigma), Int32Array.from(labels), extra);
-    if (extra.length) recorder.keep(out.outputs);
+    if (extra.length) recorder.keep(out.outputs, [out.denoised.buffer]);
     return out.denoised;
   };
   const release = async () => {
@@ -163,14 +199,14 @@ function sampleOptions(model, run, edm) {
  * model file) the forwards go through the app's graph capture instead of `session`, as the app runs
  * WebGPU: the warm-up runs record each batch size's graph, the timed runs replay.
  */
-export async function timeImageRun({ ort, session, referenceSession, sampling, model, run, edm, runs, warmup, capture = null }) {
+export async function timeImageRun({ ort, session, referenceSession, sampling, model, run, edm, runs, warmup, capture = null, samplingFile = null }) {
   const opts = { ...sampleOptions(model, run, edm), guidanceInterval: sampling.GUIDES[run.guide].interval };
   const sample = sampling.SAMPLERS[run.sampler];
   const reference = await sample(sessionDenoiser(ort, referenceSession, model, { forwards: 0, images: 0 }), opts);
   const times = [];
   let last;
   const counts = { forwards: 0, images: 0 };
-  const recorder = attentionRecorder(sampling, model, run);
+  const recorder = attentionRecorder(sampling, model, run, samplingFile);
   // With `capture` ({ bytes }): the app's captured sessions, one per batch size, kept across the runs.
   const captured = capture && captureDenoiser(ort, capture.bytes, sampling, model, referenceSession, counts, recorder);
   const denoise = captured ? captured.denoise : sessionDenoiser(ort, session, model, counts, sampling, recorder);
@@ -180,9 +216,11 @@ export async function timeImageRun({ ort, session, referenceSession, sampling, m
       recorder?.reset();
       const t0 = performance.now();
       last = await sample(denoise, opts);
+      await recorder?.settle(); // the image is done when its last step's summary is
       if (i >= warmup) times.push(performance.now() - t0);
     }
   } finally {
+    recorder?.close();
     await captured?.release();
   }
   let diff = 0;
@@ -257,6 +295,7 @@ export async function bundleSampling(root, outFile) {
                 `export { toBytes } from ${JSON.stringify(`${root}/src/sampling/pixels.ts`)};`,
                 `export { CapturedGraph, float16ToFloat32 } from ${JSON.stringify(`${root}/src/inference/graph-capture.ts`)};`,
                 `export { summariseAttention, tokenDistances } from ${JSON.stringify(`${root}/src/lib/attention-map.ts`)};`,
+                `export { AttentionSummariser, AttentionSummary } from ${JSON.stringify(`${root}/src/inference/attention-summariser.ts`)};`,
               ].join('\n')
             : null,
       },

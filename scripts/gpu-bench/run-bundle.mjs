@@ -379,7 +379,7 @@ async function imageRuns() {
             const rows = (into.models[m.id] ??= {});
             const label = `${m.id}, ${run.key}${capture ? ', graph capture' : ''}`;
             try {
-              rows[run.key] = await timeImageRun({ ort, session, referenceSession, sampling, model: m, run, edm: m.edm, runs: job.imageRepeats, warmup: IMAGE_RUN_SETTINGS.warmup, capture });
+              rows[run.key] = await timeImageRun({ ort, session, referenceSession, sampling, samplingFile: job.sampling, model: m, run, edm: m.edm, runs: job.imageRepeats, warmup: IMAGE_RUN_SETTINGS.warmup, capture });
               const t = rows[run.key];
               say('image', `${label}: median ${t.median_ms.toFixed(1)} ms per run (${t.forwards} forwards, ${t.network_images} images${t.attention_steps === undefined ? '' : `, attention recorded at ${t.attention_steps} steps`}), max |webgpu - wasm| ${t.max_abs_diff_vs_wasm.toExponential(1)}`);
             } catch (e) {
