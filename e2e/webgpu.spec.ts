@@ -33,6 +33,18 @@ test('WebGPU batch of one matches python -m diffit.sample', async ({ studio }, t
   expect(state.result!.pixels.some((p) => p !== state.result!.pixels[0])).toBe(true);
   expect(diff.max).toBeLessThanOrEqual(MAX_DIFF);
   expect(diff.mean).toBeLessThanOrEqual(MEAN_DIFF);
+
+  // On WebGPU a core is free of the model, so the attention of each step was summarised in the app's
+  // second worker (src/inference/attention-summariser.ts) while the next step ran; every step has it.
+  expect(studio.page.workers().some((w) => w.url().includes('attention-worker'))).toBe(true);
+  expect((await studio.timeline()).attentionImage).toBe(0);
+  const stats = await studio.page.evaluate(() => window.__diffit!.attentionStats());
+  expect(stats.length).toBe(6); // diffit-fmnist's six TMSA layers
+  for (const l of stats) expect([...l.entropy, ...l.distance].every((v) => Number.isFinite(v) && v > 0)).toBe(true);
+  const sums = await studio.page.evaluate(() => window.__diffit!.attentionRowSums());
+  expect(sums!.rows).toBe(args.steps * 6656); // one image, diffit-fmnist's six layers
+  expect(sums!.min).toBeGreaterThan(0.97);
+  expect(sums!.max).toBeLessThan(1.03);
 });
 
 test('auto prefers WASM over a software WebGPU adapter, and says so in the badge, not as a warning', async ({ studio }) => {

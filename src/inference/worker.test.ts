@@ -269,6 +269,36 @@ describe('inference worker', () => {
     }
   });
 
+  it('fails the run with the reason when the attention worker cannot summarise a step', async () => {
+    class FailingWorker {
+      onmessage: ((event: MessageEvent<AttentionResponse>) => void) | null = null;
+      onerror: ((event: ErrorEvent) => void) | null = null;
+      postMessage(request: AttentionRequest) {
+        setTimeout(() => this.onmessage?.({ data: { id: request.id, error: 'boom' } } as MessageEvent<AttentionResponse>), 1);
+      }
+      terminate() {}
+    }
+    const before = { navigator: globalThis.navigator, Worker: globalThis.Worker };
+    const attention = [{ output: 'attn_a', layer: 'a', resolution: 2, window: 2, heads: 1, windows: 1, tokens: 4 }];
+    try {
+      // One core: a run summarises inline, which retires the attention worker of the run before.
+      vi.stubGlobal('navigator', { hardwareConcurrency: 1 });
+      onmessage({ data: { type: 'generate', id: 19, model: { ...spec, attention }, backend: 'wasm', params: { ...params, attentionImage: 0 } } });
+      await until(() => events.some((e) => e.type === 'result' || e.type === 'error'));
+      expect(events.at(-1)).toMatchObject({ type: 'result', id: 19 });
+      events.length = 0;
+      vi.stubGlobal('navigator', { hardwareConcurrency: 4 });
+      vi.stubGlobal('Worker', FailingWorker);
+      onmessage({ data: { type: 'generate', id: 10, model: { ...spec, attention }, backend: 'wasm', params: { ...params, sampler: 'dpmpp-2m' as const, attentionImage: 0 } } });
+      await until(() => events.some((e) => e.type === 'result' || e.type === 'error'));
+      expect(events.find((e) => e.type === 'error')).toMatchObject({ id: 10, stage: 'generate', cancelled: false, message: 'Could not summarise the attention: boom' });
+      expect(events.some((e) => e.type === 'result')).toBe(false);
+    } finally {
+      vi.stubGlobal('navigator', before.navigator);
+      vi.stubGlobal('Worker', before.Worker);
+    }
+  });
+
   it('fetches no attention unless asked', async () => {
     const attention = [{ output: 'attn_a', layer: 'a', resolution: 2, window: 2, heads: 1, windows: 1, tokens: 4 }];
     onmessage({ data: { type: 'generate', id: 7, model: { ...spec, attention }, backend: 'wasm', params } });

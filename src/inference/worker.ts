@@ -232,6 +232,8 @@ async function generate(request: Extract<WorkerRequest, { type: 'generate' }>): 
           out = result.denoised;
           const job = { layers, resolution: spec.resolution, images: params.batch, image: recordImage, outputs: result.outputs };
           lastAttention = summarise!.summarise(job, [out.buffer]);
+          // Awaited in `steps`; a step behind a failed one is never awaited, so its failure is handled here.
+          if (lastAttention instanceof Promise) lastAttention.catch(() => undefined);
         } else {
           out = await model.run(xs, sigma, labels, chw);
         }
@@ -265,6 +267,7 @@ async function generate(request: Extract<WorkerRequest, { type: 'generate' }>): 
           queued -= 1;
           postStep(record, attention, elapsedMs, msPerForward);
         });
+        steps.catch(() => undefined); // a failed summary fails the run below, at `await steps`, not as an unhandled rejection
       },
       () => cancelled.has(id),
       (x0, sigma) => post({ type: 'start', id, steps: params.steps, shape, x: x0, sigma }, [x0.buffer]),
