@@ -295,7 +295,7 @@ export async function bundleSampling(root, outFile) {
                 `export { toBytes } from ${JSON.stringify(`${root}/src/sampling/pixels.ts`)};`,
                 `export { CapturedGraph, float16ToFloat32 } from ${JSON.stringify(`${root}/src/inference/graph-capture.ts`)};`,
                 `export { summariseAttention, tokenDistances } from ${JSON.stringify(`${root}/src/lib/attention-map.ts`)};`,
-                `export { AttentionSummariser, AttentionSummary } from ${JSON.stringify(`${root}/src/inference/attention-summariser.ts`)};`,
+                `export { AttentionSummariser, AttentionSummary, answerAttention } from ${JSON.stringify(`${root}/src/inference/attention-summariser.ts`)};`,
               ].join('\n')
             : null,
       },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { summariseAttention, tokenDistances, type AttentionLayer } from '@/lib/attention-map';
-import { AttentionSummariser, AttentionSummary, summariseOffThread, transferable, type AttentionJob, type AttentionRequest, type AttentionResponse, type WorkerLike } from './attention-summariser';
+import { AttentionSummariser, AttentionSummary, answerAttention, summariseOffThread, transferable, type AttentionJob, type AttentionRequest, type AttentionResponse, type WorkerLike } from './attention-summariser';
 
 // Two layers of a 4×4 image: one 4×4 window of 16 tokens at full resolution, and a 2×2 map in one window.
 const layers: AttentionLayer[] = [
@@ -47,13 +47,7 @@ class FakeWorker implements WorkerLike {
       setTimeout(() => this.onerror?.({ message: 'out of memory' } as ErrorEvent), 1);
       return;
     }
-    const { id, outputs: entries, ...rest } = request;
-    let response: AttentionResponse;
-    try {
-      response = { id, attention: this.summary.run({ ...rest, outputs: new Map(entries) }) };
-    } catch (e) {
-      response = { id, error: (e as Error).message };
-    }
+    const { response } = answerAttention(this.summary, request);
     setTimeout(() => this.onmessage?.({ data: response } as MessageEvent<AttentionResponse>), this.delays[n % this.delays.length]);
   }
   terminate() {

@@ -7,7 +7,7 @@
  * model computes step i + 1; otherwise it is done inline, as before, so that it never competes with
  * the WASM threads for a core.
  */
-import { summariseAttention, tokenDistances, type AttentionLayer, type StepAttention } from '@/lib/attention-map';
+import { stepAttentionBuffers, summariseAttention, tokenDistances, type AttentionLayer, type StepAttention } from '@/lib/attention-map';
 import type { Backend } from './protocol';
 
 /** One step's attention to summarise: the model's layers, the batch's `attn_*` outputs and which image to keep. */
@@ -46,6 +46,20 @@ export class AttentionSummary {
       return d;
     });
     return summariseAttention(job.layers, job.images, job.image, job.outputs, distances);
+  }
+}
+
+/**
+ * The attention worker's answer to one request, with the buffers to move back: the body of
+ * `attention-worker.ts` and of the GPU bench's Node thread (scripts/gpu-bench/attention-worker-node.mjs).
+ */
+export function answerAttention(summary: AttentionSummary, request: AttentionRequest): { response: AttentionResponse; transfer: ArrayBuffer[] } {
+  const { id, outputs, ...job } = request;
+  try {
+    const attention = summary.run({ ...job, outputs: new Map(outputs) });
+    return { response: { id, attention }, transfer: stepAttentionBuffers(attention) };
+  } catch (e) {
+    return { response: { id, error: e instanceof Error ? e.message : String(e) }, transfer: [] };
   }
 }
 

@@ -1,5 +1,5 @@
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AttentionSummary, type AttentionRequest, type AttentionResponse } from './attention-summariser';
+import { AttentionSummary, answerAttention, type AttentionRequest, type AttentionResponse } from './attention-summariser';
 import type { ModelSpec, WorkerEvent, WorkerRequest } from './protocol';
 import { sha256Hex } from './sha256';
 
@@ -240,9 +240,8 @@ describe('inference worker', () => {
       private readonly summary = new AttentionSummary();
       postMessage(request: AttentionRequest, transfer: Transferable[]) {
         jobs.push({ transfer, image: request.image });
-        const { id, outputs, ...job } = request;
-        const attention = this.summary.run({ ...job, outputs: new Map(outputs) });
-        setTimeout(() => this.onmessage?.({ data: { id, attention } } as MessageEvent<AttentionResponse>), delays[jobs.length - 1]);
+        const { response } = answerAttention(this.summary, request);
+        setTimeout(() => this.onmessage?.({ data: response } as MessageEvent<AttentionResponse>), delays[jobs.length - 1]);
       }
       terminate() {}
     }

@@ -4,7 +4,7 @@
  * or DPM-Solver++(2M), `@/sampling/samplers`) with the model as denoiser and streams every step
  * back. Speaks `protocol.ts`.
  */
-import type { StepAttention } from '@/lib/attention-map';
+import { stepAttentionBuffers, type StepAttention } from '@/lib/attention-map';
 import { AttentionSummariser, summariseOffThread } from './attention-summariser';
 import { GUIDES, SampleCancelled, type StepRecord } from '@/sampling/heun';
 import { endsStep, SAMPLERS, type SamplerName } from '@/sampling/samplers';
@@ -214,7 +214,7 @@ async function generate(request: Extract<WorkerRequest, { type: 'generate' }>): 
   const postStep = (record: StepRecord, attention: StepAttention | null, elapsedMs: number, msPerForward: number) => {
     if (abandoned) return;
     const transfer: Transferable[] = [record.x.buffer, record.denoised.buffer];
-    if (attention) transfer.push(attention.entropy.buffer, attention.distance.buffer, ...attention.layers.flatMap((a) => [a.q.buffer, a.scale.buffer]));
+    if (attention) transfer.push(...stepAttentionBuffers(attention));
     post(
       { type: 'step', id, step: record.step, steps: record.steps, shape, x: record.x, denoised: record.denoised, sigma: record.sigma, attention, elapsedMs, msPerStep: elapsedMs / (record.step + 1), msPerForward },
       transfer,

@@ -178,6 +178,11 @@ export interface StepAttention {
   distance: Float32Array<ArrayBuffer>;
 }
 
+/** The buffers of a step's attention, to move it to another thread without copying. */
+export function stepAttentionBuffers(attention: StepAttention): ArrayBuffer[] {
+  return [attention.entropy.buffer, attention.distance.buffer, ...attention.layers.flatMap((a) => [a.q.buffer, a.scale.buffer])];
+}
+
 /**
  * Turns the `attn_*` outputs of one evaluation into what the timeline keeps: the per-layer
  * entropy/distance summary over the first `images` images (the batch, which is the conditional half
